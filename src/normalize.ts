@@ -386,7 +386,7 @@ function toMaskOperand(where: string, mask: unknown, target: readonly number[]):
     const source = mask.contiguous();
     data = source.data.slice(source.offset, source.offset + source.size);
     shape = [...mask.shape];
-  } else if (Array.isArray(mask) || typeof mask === "boolean") {
+  } else if (Array.isArray(mask) || typeof mask === "boolean" || typeof mask === "number") {
     shape = nestedShape(mask, where, "mask");
     data = new Float64Array(shapeSize(shape));
     flattenNested(mask, shape, data, "number-or-boolean", where, "mask");
@@ -410,7 +410,12 @@ function toMaskOperand(where: string, mask: unknown, target: readonly number[]):
     }
   }
 
-  // Step 3: the shape must broadcast to (..., L, S).
+  // Step 3: the shape must broadcast to (..., L, S). An empty nested array
+  // cannot carry the dims after its empty one ([[]] reads as [1, 0]), so an
+  // empty nested mask is accepted whenever (..., L, S) is empty too.
+  if (!(mask instanceof Tensor) && data.length === 0 && shapeSize(target) === 0) {
+    return broadcastOperand(data, [...target], target);
+  }
   checkBroadcastsTo(where, "mask", shape, target);
   return broadcastOperand(data, atLeast2d(shape), target);
 }
