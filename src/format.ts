@@ -14,7 +14,8 @@ export function formatValue(value: unknown): string {
     if (Object.is(value, -0)) return "-0";
     return String(value);
   }
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "..." : value);
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "..." : value);
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "boolean" || typeof value === "symbol") return String(value);
   if (typeof value === "function") return "a function";

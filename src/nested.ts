@@ -42,7 +42,10 @@ function checkRectangular(
   if (depth === shape.length) {
     if (Array.isArray(value)) {
       throw new RangeError(
-        `${where}: ${formatPath(name, path)} is an array, but ${formatPath(name, path.map(() => 0))} ` +
+        `${where}: ${formatPath(name, path)} is an array, but ${formatPath(
+          name,
+          path.map(() => 0),
+        )} ` +
           `is a single value; expected a rectangular nested array (every element at depth ${depth} a value)`,
       );
     }
@@ -58,7 +61,10 @@ function checkRectangular(
   if (value.length !== shape[depth]) {
     throw new RangeError(
       `${where}: ${formatPath(name, path)} has length ${value.length}, but ` +
-        `${formatPath(name, path.map(() => 0))} has length ${shape[depth]}; expected a rectangular ` +
+        `${formatPath(
+          name,
+          path.map(() => 0),
+        )} has length ${shape[depth]}; expected a rectangular ` +
         `nested array (the nested array is ragged)`,
     );
   }

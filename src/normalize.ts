@@ -202,7 +202,14 @@ interface ReadOptions {
 
 function readOptions(where: string, options: unknown): ReadOptions {
   if (options === undefined || options === null) {
-    return { isCausal: false, alignment: "upper-left", window: undefined, scale: undefined, bias: undefined, softcap: undefined };
+    return {
+      isCausal: false,
+      alignment: "upper-left",
+      window: undefined,
+      scale: undefined,
+      bias: undefined,
+      softcap: undefined,
+    };
   }
   if (typeof options !== "object" || Array.isArray(options) || options instanceof Tensor) {
     throw new TypeError(
@@ -220,7 +227,9 @@ function readOptions(where: string, options: unknown): ReadOptions {
 
   const isCausal = record.isCausal ?? false;
   if (typeof isCausal !== "boolean") {
-    throw new TypeError(`${where}: options.isCausal is ${formatValue(isCausal)}; expected true or false`);
+    throw new TypeError(
+      `${where}: options.isCausal is ${formatValue(isCausal)}; expected true or false`,
+    );
   }
 
   const alignment = record.alignment ?? "upper-left";
@@ -266,17 +275,23 @@ function readOptions(where: string, options: unknown): ReadOptions {
   const scale = record.scale;
   if (scale !== undefined) {
     if (typeof scale !== "number") {
-      throw new TypeError(`${where}: options.scale is ${formatValue(scale)}; expected a finite number > 0`);
+      throw new TypeError(
+        `${where}: options.scale is ${formatValue(scale)}; expected a finite number > 0`,
+      );
     }
     if (!Number.isFinite(scale) || scale <= 0) {
-      throw new RangeError(`${where}: options.scale is ${formatValue(scale)}; expected a finite number > 0`);
+      throw new RangeError(
+        `${where}: options.scale is ${formatValue(scale)}; expected a finite number > 0`,
+      );
     }
   }
 
   const softcap = record.softcap;
   if (softcap !== undefined) {
     if (typeof softcap !== "number") {
-      throw new TypeError(`${where}: options.softcap is ${formatValue(softcap)}; expected a finite number > 0`);
+      throw new TypeError(
+        `${where}: options.softcap is ${formatValue(softcap)}; expected a finite number > 0`,
+      );
     }
     if (!Number.isFinite(softcap) || softcap <= 0) {
       throw new RangeError(
@@ -285,7 +300,14 @@ function readOptions(where: string, options: unknown): ReadOptions {
     }
   }
 
-  return { isCausal, alignment, window, scale: scale as number | undefined, bias: record.bias, softcap: softcap as number | undefined };
+  return {
+    isCausal,
+    alignment,
+    window,
+    scale: scale as number | undefined,
+    bias: record.bias,
+    softcap: softcap as number | undefined,
+  };
 }
 
 /**
@@ -316,7 +338,12 @@ export function commonDType(where: string, args: readonly (readonly [string, unk
  * @throws {TypeError} when the value is neither, or an element is not a number.
  * @throws {RangeError} when the nested array is ragged.
  */
-export function toOperandData(where: string, name: string, value: unknown, dtype: DType): RawOperand {
+export function toOperandData(
+  where: string,
+  name: string,
+  value: unknown,
+  dtype: DType,
+): RawOperand {
   if (value instanceof Tensor) {
     const source = value.dtype === dtype ? value.contiguous() : value.astype(dtype);
     return { data: source.data, shape: [...source.shape] };
@@ -348,11 +375,17 @@ function describeOperand(raw: RawOperand, batchShape: readonly number[]): Operan
  * For each flat index of `batchShape`, the offset of the matrix of a
  * contiguous tensor of `shape` whose last two dims hold `matrix` elements.
  */
-function batchOffsets(shape: readonly number[], batchShape: readonly number[], matrix: number): Float64Array {
+function batchOffsets(
+  shape: readonly number[],
+  batchShape: readonly number[],
+  matrix: number,
+): Float64Array {
   const lead = shape.slice(0, -2);
   const own = contiguousStrides(lead).map((s) => s * matrix);
   const shift = batchShape.length - lead.length;
-  const strides = batchShape.map((_, d) => (d < shift || lead[d - shift] === 1 ? 0 : own[d - shift]));
+  const strides = batchShape.map((_, d) =>
+    d < shift || lead[d - shift] === 1 ? 0 : own[d - shift],
+  );
   const offsets = new Float64Array(shapeSize(batchShape));
   forEachIndex(batchShape, [{ strides, offset: 0 }], (flat, [off]) => {
     offsets[flat] = off;
@@ -361,7 +394,12 @@ function batchOffsets(shape: readonly number[], batchShape: readonly number[], m
 }
 
 /** Checks that `shape` broadcasts to `target` without growing it, as PyTorch requires of a mask. */
-function checkBroadcastsTo(where: string, name: string, shape: readonly number[], target: readonly number[]): void {
+function checkBroadcastsTo(
+  where: string,
+  name: string,
+  shape: readonly number[],
+  target: readonly number[],
+): void {
   const fits =
     shape.length <= target.length &&
     shape.every((dim, d) => dim === 1 || dim === target[target.length - shape.length + d]);
@@ -420,7 +458,12 @@ function toMaskOperand(where: string, mask: unknown, target: readonly number[]):
   return broadcastOperand(data, atLeast2d(shape), target);
 }
 
-function toBiasOperand(where: string, bias: unknown, dtype: DType, target: readonly number[]): Operand {
+function toBiasOperand(
+  where: string,
+  bias: unknown,
+  dtype: DType,
+  target: readonly number[],
+): Operand {
   const raw = toOperandData(where, "options.bias", bias, dtype);
   for (let i = 0; i < raw.data.length; i++) {
     const x = raw.data[i];

@@ -125,8 +125,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const lead = broadcastShapes([a.shape.slice(0, -2), b.shape.slice(0, -2)], ["a", "b"], where);
   const aa = a.contiguous();
   const bb = b.contiguous();
-  const aLead = { strides: broadcastStrides(a.shape.slice(0, -2), leadStrides(a.shape, m * k), lead), offset: 0 };
-  const bLead = { strides: broadcastStrides(b.shape.slice(0, -2), leadStrides(b.shape, k * n), lead), offset: 0 };
+  const aLead = {
+    strides: broadcastStrides(a.shape.slice(0, -2), leadStrides(a.shape, m * k), lead),
+    offset: 0,
+  };
+  const bLead = {
+    strides: broadcastStrides(b.shape.slice(0, -2), leadStrides(b.shape, k * n), lead),
+    offset: 0,
+  };
   const out = allocate(a.dtype, shapeSize(lead) * m * n);
   forEachIndex(lead, [aLead, bLead], (flat, [aOff, bOff]) => {
     const outOff = flat * m * n;

@@ -228,20 +228,28 @@ export function normalizeDim(dim: number, ndim: number, where: string, name: str
 
 function checkDType(dtype: unknown, where: string, name: string): asserts dtype is DType {
   if (dtype !== "float64" && dtype !== "float32") {
-    throw new TypeError(`${where}: ${name} is ${formatValue(dtype)}; expected "float64" or "float32"`);
+    throw new TypeError(
+      `${where}: ${name} is ${formatValue(dtype)}; expected "float64" or "float32"`,
+    );
   }
 }
 
 function checkShape(shape: unknown, where: string, name: string): asserts shape is number[] {
   if (!Array.isArray(shape)) {
-    throw new TypeError(`${where}: ${name} is ${formatValue(shape)}; expected an array of integers >= 0`);
+    throw new TypeError(
+      `${where}: ${name} is ${formatValue(shape)}; expected an array of integers >= 0`,
+    );
   }
   shape.forEach((dim, d) => {
     if (typeof dim !== "number") {
-      throw new TypeError(`${where}: ${name}[${d}] is ${formatValue(dim)}; expected an integer >= 0`);
+      throw new TypeError(
+        `${where}: ${name}[${d}] is ${formatValue(dim)}; expected an integer >= 0`,
+      );
     }
     if (!Number.isInteger(dim) || dim < 0) {
-      throw new RangeError(`${where}: ${name}[${d}] is ${formatValue(dim)}; expected an integer >= 0`);
+      throw new RangeError(
+        `${where}: ${name}[${d}] is ${formatValue(dim)}; expected an integer >= 0`,
+      );
     }
   });
 }
@@ -334,7 +342,10 @@ export function zeros(shape: readonly number[], options: { dtype?: DType } = {})
  * @throws {TypeError} when `shape` is not an array, the seed is not a number or the dtype is unknown.
  * @throws {RangeError} when a dim is negative or fractional, or the seed is not an integer in [0, 2^32).
  */
-export function randn(shape: readonly number[], options: { seed?: number; dtype?: DType } = {}): Tensor {
+export function randn(
+  shape: readonly number[],
+  options: { seed?: number; dtype?: DType } = {},
+): Tensor {
   const where = "randn";
   checkShape(shape, where, "shape");
   const dtype = options.dtype ?? "float64";
@@ -343,9 +354,13 @@ export function randn(shape: readonly number[], options: { seed?: number; dtype?
   if (seed === undefined) {
     seed = Math.floor(Math.random() * 2 ** 32);
   } else if (typeof seed !== "number") {
-    throw new TypeError(`${where}: options.seed is ${formatValue(seed)}; expected an integer in [0, 2^32)`);
+    throw new TypeError(
+      `${where}: options.seed is ${formatValue(seed)}; expected an integer in [0, 2^32)`,
+    );
   } else if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-    throw new RangeError(`${where}: options.seed is ${formatValue(seed)}; expected an integer in [0, 2^32)`);
+    throw new RangeError(
+      `${where}: options.seed is ${formatValue(seed)}; expected an integer in [0, 2^32)`,
+    );
   }
   const next = xoshiro128(seed);
   const data = allocate(dtype, shapeSize(shape));

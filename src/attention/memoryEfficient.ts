@@ -42,10 +42,12 @@ export function runMemoryEfficient(call: AttentionCall): Tensor {
         logitsRow(call, b, i, j0, count, keep, logits);
 
         let blockMax = -Infinity;
-        for (let t = 0; t < count; t++) if (keep[t] !== 0 && logits[t] > blockMax) blockMax = logits[t];
+        for (let t = 0; t < count; t++)
+          if (keep[t] !== 0 && logits[t] > blockMax) blockMax = logits[t];
         // NOTE: kept logits that are all NaN or -Infinity make the row NaN, as
         // in the exact path; that is overflow or bad input, not masking.
-        const newMax = blockMax > runningMax ? blockMax : runningMax === -Infinity ? NaN : runningMax;
+        const newMax =
+          blockMax > runningMax ? blockMax : runningMax === -Infinity ? NaN : runningMax;
 
         const rescale = Math.exp(runningMax - newMax);
         if (rescale !== 1) {

@@ -59,7 +59,10 @@ export function runTrace(call: AttentionCall): AttentionTrace {
         if (keep[j] === 0) {
           logits[j] = -Infinity;
         } else {
-          logits[j] = bias === null ? x : x + bias.data[bias.offsets[b] + i * bias.rowStride + j * bias.colStride];
+          logits[j] =
+            bias === null
+              ? x
+              : x + bias.data[bias.offsets[b] + i * bias.rowStride + j * bias.colStride];
         }
         masked[base + j] = logits[j];
         keepAll[base + j] = keep[j];

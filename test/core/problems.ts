@@ -3,7 +3,13 @@
 // form, and every option.
 
 import fc from "fast-check";
-import { randn, tensor, type AttentionOptions, type MaskLike, type Tensor } from "../../src/index.js";
+import {
+  randn,
+  tensor,
+  type AttentionOptions,
+  type MaskLike,
+  type Tensor,
+} from "../../src/index.js";
 import { broadcast, type Dense, type Problem } from "./reference.js";
 
 /** A problem plus how to hand its mask to dotattn. */
@@ -40,51 +46,57 @@ export function problemArbitrary(maxDim = 5): fc.Arbitrary<Case> {
       seed: fc.integer({ min: 0, max: 2 ** 31 }),
     })
     .chain(({ lead, L, S, E, Ev, seed }) =>
-      fc.record({
-        qLead: broadcastableShape(lead, 0),
-        kLead: broadcastableShape(lead, 0),
-        vLead: broadcastableShape(lead, 0),
-        maskShape: fc.option(broadcastableShape([...lead, L, S], 0), { nil: undefined }),
-        maskDensity: fc.double({ min: 0, max: 1, noNaN: true }),
-        maskForm: fc.constantFrom("nested-boolean" as const, "nested-number" as const, "tensor" as const),
-        biasShape: fc.option(broadcastableShape([...lead, L, S], 0), { nil: undefined }),
-        isCausal: fc.boolean(),
-        alignment: fc.constantFrom("upper-left" as const, "lower-right" as const),
-        window: fc.option(fc.tuple(windowSide, windowSide), { nil: undefined }),
-        scale: fc.option(fc.double({ min: 0.05, max: 3, noNaN: true }), { nil: undefined }),
-        softcap: fc.option(fc.double({ min: 0.2, max: 5, noNaN: true }), { nil: undefined }),
-      }).map((o) => {
-        // Q, K and V must still broadcast to `lead`: pad each to the full rank.
-        const problem: Problem = {
-          Q: dense([...o.qLead, L, E], seed),
-          K: dense([...o.kLead, S, E], seed + 1),
-          V: dense([...o.vLead, S, Ev], seed + 2),
-          isCausal: o.isCausal,
-          alignment: o.alignment,
-          window: o.window,
-          scale: o.scale,
-          softcap: o.softcap,
-        };
-        const target = [...broadcast(o.qLead, o.kLead, o.vLead), L, S];
-        if (o.maskShape) {
-          o.maskShape = fitTo(o.maskShape, target);
-          const noise = randn(o.maskShape, { seed: seed + 3 }).data;
-          const threshold = quantile(o.maskDensity);
-          problem.mask = {
-            shape: o.maskShape,
-            data: Float64Array.from(noise, (x) => (x < threshold ? 1 : 0)),
+      fc
+        .record({
+          qLead: broadcastableShape(lead, 0),
+          kLead: broadcastableShape(lead, 0),
+          vLead: broadcastableShape(lead, 0),
+          maskShape: fc.option(broadcastableShape([...lead, L, S], 0), { nil: undefined }),
+          maskDensity: fc.double({ min: 0, max: 1, noNaN: true }),
+          maskForm: fc.constantFrom(
+            "nested-boolean" as const,
+            "nested-number" as const,
+            "tensor" as const,
+          ),
+          biasShape: fc.option(broadcastableShape([...lead, L, S], 0), { nil: undefined }),
+          isCausal: fc.boolean(),
+          alignment: fc.constantFrom("upper-left" as const, "lower-right" as const),
+          window: fc.option(fc.tuple(windowSide, windowSide), { nil: undefined }),
+          scale: fc.option(fc.double({ min: 0.05, max: 3, noNaN: true }), { nil: undefined }),
+          softcap: fc.option(fc.double({ min: 0.2, max: 5, noNaN: true }), { nil: undefined }),
+        })
+        .map((o) => {
+          // Q, K and V must still broadcast to `lead`: pad each to the full rank.
+          const problem: Problem = {
+            Q: dense([...o.qLead, L, E], seed),
+            K: dense([...o.kLead, S, E], seed + 1),
+            V: dense([...o.vLead, S, Ev], seed + 2),
+            isCausal: o.isCausal,
+            alignment: o.alignment,
+            window: o.window,
+            scale: o.scale,
+            softcap: o.softcap,
           };
-        }
-        if (o.biasShape) {
-          o.biasShape = fitTo(o.biasShape, target);
-          const noise = randn(o.biasShape, { seed: seed + 4 }).data;
-          problem.bias = {
-            shape: o.biasShape,
-            data: Float64Array.from(noise, (x) => (x > 1.2 ? -Infinity : x)),
-          };
-        }
-        return { problem, maskForm: o.maskForm };
-      }),
+          const target = [...broadcast(o.qLead, o.kLead, o.vLead), L, S];
+          if (o.maskShape) {
+            o.maskShape = fitTo(o.maskShape, target);
+            const noise = randn(o.maskShape, { seed: seed + 3 }).data;
+            const threshold = quantile(o.maskDensity);
+            problem.mask = {
+              shape: o.maskShape,
+              data: Float64Array.from(noise, (x) => (x < threshold ? 1 : 0)),
+            };
+          }
+          if (o.biasShape) {
+            o.biasShape = fitTo(o.biasShape, target);
+            const noise = randn(o.biasShape, { seed: seed + 4 }).data;
+            problem.bias = {
+              shape: o.biasShape,
+              data: Float64Array.from(noise, (x) => (x > 1.2 ? -Infinity : x)),
+            };
+          }
+          return { problem, maskForm: o.maskForm };
+        }),
     );
 }
 
@@ -103,7 +115,11 @@ function quantile(density: number): number {
 }
 
 /** Builds nested arrays of `shape` from flat data. */
-export function nest(shape: readonly number[], data: ArrayLike<number>, asBoolean = false): unknown {
+export function nest(
+  shape: readonly number[],
+  data: ArrayLike<number>,
+  asBoolean = false,
+): unknown {
   const build = (depth: number, start: number): unknown => {
     if (depth === shape.length) return asBoolean ? data[start] !== 0 : data[start];
     const stride = shape.slice(depth + 1).reduce((a, b) => a * b, 1);

@@ -39,7 +39,12 @@ describe("attention against the float64 reference", () => {
       fc.property(problemArbitrary(), (c) => {
         const { Q, K, V, mask, options } = toArguments(c);
         const expected = referenceAttention(c.problem);
-        assertClose("output", memoryEfficientAttention(Q, K, V, mask, options), expected.output, FLOAT64);
+        assertClose(
+          "output",
+          memoryEfficientAttention(Q, K, V, mask, options),
+          expected.output,
+          FLOAT64,
+        );
       }),
       RUNS,
     );
@@ -53,7 +58,9 @@ describe("attention against the float64 reference", () => {
         fc.integer({ min: 129, max: 400 }),
         fc.boolean(),
         fc.constantFrom("upper-left" as const, "lower-right" as const),
-        fc.option(fc.tuple(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 0, max: 150 })), { nil: undefined }),
+        fc.option(fc.tuple(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 0, max: 150 })), {
+          nil: undefined,
+        }),
         fc.integer({ min: 0, max: 2 ** 31 }),
         (L, S, isCausal, alignment, window, seed) => {
           const Q = randn([L, 3], { seed });
@@ -79,7 +86,9 @@ describe("attention against the float64 reference", () => {
         assertClose("output", trace.output, expected.output, FLOAT64);
         for (let n = 0; n < trace.keep.size; n++) {
           const kept = trace.keep.data[n] === 1;
-          expect(kept ? Number.isFinite(trace.masked.data[n]) : trace.masked.data[n] === -Infinity).toBe(true);
+          expect(
+            kept ? Number.isFinite(trace.masked.data[n]) : trace.masked.data[n] === -Infinity,
+          ).toBe(true);
           if (!kept) expect(trace.weights.data[n]).toBe(0);
         }
       }),
@@ -113,7 +122,12 @@ describe("attention against the float64 reference", () => {
         expect(output.dtype).toBe("float32");
         assertClose("output", output, expected.output, FLOAT32);
         assertClose("weights", weights, expected.weights, FLOAT32);
-        assertClose("memory-efficient output", memoryEfficientAttention(Q, K, V, mask, options), expected.output, FLOAT32);
+        assertClose(
+          "memory-efficient output",
+          memoryEfficientAttention(Q, K, V, mask, options),
+          expected.output,
+          FLOAT32,
+        );
       }),
       { numRuns: 150, seed: 11 },
     );
@@ -133,7 +147,11 @@ describe("attentionBackward against finite differences", () => {
         // the third derivative plus 1e-16 / h of rounding: 1e-7 absolute and
         // 1e-6 relative bound both here.
         const tolerance = { atol: 1e-7, rtol: 1e-6 };
-        for (const [name, grad] of [["Q", grads.dQ], ["K", grads.dK], ["V", grads.dV]] as const) {
+        for (const [name, grad] of [
+          ["Q", grads.dQ],
+          ["K", grads.dK],
+          ["V", grads.dV],
+        ] as const) {
           const numeric = finiteDifference(c.problem, dO, name);
           assertClose(`d${name}`, grad, { shape: c.problem[name].shape, data: numeric }, tolerance);
         }

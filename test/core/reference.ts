@@ -81,7 +81,11 @@ export function referenceAttention(p: Problem): { output: Dense; weights: Dense 
   const E = p.Q.shape.at(-1)!;
   const S = p.K.shape.at(-2)!;
   const Ev = p.V.shape.at(-1)!;
-  const leadShape = broadcast(p.Q.shape.slice(0, -2), p.K.shape.slice(0, -2), p.V.shape.slice(0, -2));
+  const leadShape = broadcast(
+    p.Q.shape.slice(0, -2),
+    p.K.shape.slice(0, -2),
+    p.V.shape.slice(0, -2),
+  );
   const batch = size(leadShape);
   const scale = p.scale ?? 1 / Math.sqrt(E);
   const output = new Float64Array(batch * L * Ev);
@@ -134,7 +138,12 @@ export function referenceLoss(p: Problem, dOutput: Dense): number {
 }
 
 /** Central finite differences of `referenceLoss` with respect to one input. */
-export function finiteDifference(p: Problem, dOutput: Dense, which: "Q" | "K" | "V", h = 1e-6): Float64Array {
+export function finiteDifference(
+  p: Problem,
+  dOutput: Dense,
+  which: "Q" | "K" | "V",
+  h = 1e-6,
+): Float64Array {
   const target = p[which];
   const grad = new Float64Array(target.data.length);
   for (let n = 0; n < target.data.length; n++) {
