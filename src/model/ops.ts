@@ -68,7 +68,8 @@ export function layerNormKernel(
     }
     variance /= features;
     const inv = 1 / Math.sqrt(variance + eps);
-    for (let i = 0; i < features; i++) out[off + i] = (x[off + i] - mean) * inv * gamma[i] + beta[i];
+    for (let i = 0; i < features; i++)
+      out[off + i] = (x[off + i] - mean) * inv * gamma[i] + beta[i];
   }
 }
 

@@ -7,7 +7,8 @@ import { formatShape, formatValue } from "../format.js";
 import { Tensor, allocate, type DType } from "../tensor.js";
 
 /** Element types the safetensors format defines that this reader converts to floats. */
-export type SafetensorsDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
+export type SafetensorsDType =
+  "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
 const BYTES_PER_ELEMENT: Record<SafetensorsDType, number> = {
   F64: 8,
@@ -89,11 +90,15 @@ export class SafetensorsFile {
   tensor(name: string, options: { dtype?: DType } = {}): Tensor {
     const where = "SafetensorsFile.tensor";
     if (typeof name !== "string") {
-      throw new TypeError(`${where}: name is ${formatValue(name)}; expected a tensor name (a string)`);
+      throw new TypeError(
+        `${where}: name is ${formatValue(name)}; expected a tensor name (a string)`,
+      );
     }
     const dtype = options.dtype ?? "float32";
     if (dtype !== "float64" && dtype !== "float32") {
-      throw new TypeError(`${where}: options.dtype is ${formatValue(dtype)}; expected "float64" or "float32"`);
+      throw new TypeError(
+        `${where}: options.dtype is ${formatValue(dtype)}; expected "float64" or "float32"`,
+      );
     }
     const entry = this.entries.get(name);
     if (entry === undefined) {
@@ -191,12 +196,15 @@ function bfloat16ToNumber(bits: number): number {
 export function parseSafetensors(bytes: Uint8Array, source = "buffer"): SafetensorsFile {
   const where = "parseSafetensors";
   if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(`${where}: bytes is ${formatValue(bytes)}; expected a Uint8Array (a Node Buffer works)`);
+    throw new TypeError(
+      `${where}: bytes is ${formatValue(bytes)}; expected a Uint8Array (a Node Buffer works)`,
+    );
   }
   const fail = (message: string): never => {
     throw new RangeError(`${where}: ${source}: ${message}`);
   };
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes long; expected at least 8 (the header length)`);
+  if (bytes.length < 8)
+    fail(`file is ${bytes.length} bytes long; expected at least 8 (the header length)`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
     fail(
@@ -205,7 +213,9 @@ export function parseSafetensors(bytes: Uint8Array, source = "buffer"): Safetens
     );
   }
   const dataStart = 8 + Number(headerLength);
-  const headerText = new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(8, dataStart));
+  const headerText = new TextDecoder("utf-8", { fatal: false }).decode(
+    bytes.subarray(8, dataStart),
+  );
   if (!headerText.startsWith("{")) fail(`header does not start with "{"; expected a JSON object`);
   let header: unknown;
   try {
@@ -233,13 +243,18 @@ export function parseSafetensors(bytes: Uint8Array, source = "buffer"): Safetens
   let cursor = 0;
   for (const entry of sorted) {
     if (entry.dataOffsets[0] !== cursor) {
-      const what = entry.dataOffsets[0] < cursor ? "overlaps the previous tensor" : "leaves a gap before it";
-      fail(`tensor ${formatValue(entry.name)} starts at byte ${entry.dataOffsets[0]}, which ${what} (expected ${cursor})`);
+      const what =
+        entry.dataOffsets[0] < cursor ? "overlaps the previous tensor" : "leaves a gap before it";
+      fail(
+        `tensor ${formatValue(entry.name)} starts at byte ${entry.dataOffsets[0]}, which ${what} (expected ${cursor})`,
+      );
     }
     cursor = entry.dataOffsets[1];
   }
   if (cursor !== dataLength) {
-    fail(`the tensors cover ${cursor} bytes, but the data section has ${dataLength}; expected them to be equal`);
+    fail(
+      `the tensors cover ${cursor} bytes, but the data section has ${dataLength}; expected them to be equal`,
+    );
   }
   return new SafetensorsFile(bytes, dataStart, entries, metadata, source);
 }
@@ -250,7 +265,8 @@ function parseMetadata(raw: unknown, fail: (message: string) => never): Record<s
   }
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof value !== "string") fail(`__metadata__.${key} is ${formatValue(value)}; expected a string`);
+    if (typeof value !== "string")
+      fail(`__metadata__.${key} is ${formatValue(value)}; expected a string`);
     metadata[key] = value as string;
   }
   return metadata;
@@ -268,7 +284,9 @@ function parseEntry(
   }
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
   if (typeof dtype !== "string" || !(dtype in BYTES_PER_ELEMENT)) {
-    fail(`${field}.dtype is ${formatValue(dtype)}; expected one of ${Object.keys(BYTES_PER_ELEMENT).join(", ")}`);
+    fail(
+      `${field}.dtype is ${formatValue(dtype)}; expected one of ${Object.keys(BYTES_PER_ELEMENT).join(", ")}`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     fail(`${field}.shape is ${formatValue(shape)}; expected an array of integers >= 0`);
@@ -295,7 +313,12 @@ function parseEntry(
         `but data_offsets [${begin}, ${end}] span ${end - begin}`,
     );
   }
-  return { name, dtype: dtype as SafetensorsDType, shape: Object.freeze([...typedShape]), dataOffsets: [begin, end] };
+  return {
+    name,
+    dtype: dtype as SafetensorsDType,
+    shape: Object.freeze([...typedShape]),
+    dataOffsets: [begin, end],
+  };
 }
 
 /**
@@ -307,7 +330,9 @@ function parseEntry(
  */
 export function readSafetensors(path: string): SafetensorsFile {
   if (typeof path !== "string") {
-    throw new TypeError(`readSafetensors: path is ${formatValue(path)}; expected a file path (a string)`);
+    throw new TypeError(
+      `readSafetensors: path is ${formatValue(path)}; expected a file path (a string)`,
+    );
   }
   return parseSafetensors(readFileSync(path), path);
 }

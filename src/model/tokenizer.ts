@@ -88,7 +88,11 @@ function isCjk(cp: number): boolean {
 function isPunctuation(char: string): boolean {
   const cp = char.codePointAt(0)!;
   // ASCII punctuation includes $ + < = > ^ ` | ~, which Unicode files under symbols.
-  const ascii = (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
+  const ascii =
+    (cp >= 33 && cp <= 47) ||
+    (cp >= 58 && cp <= 64) ||
+    (cp >= 91 && cp <= 96) ||
+    (cp >= 123 && cp <= 126);
   return ascii || UNICODE_PUNCTUATION.test(char);
 }
 
@@ -114,7 +118,9 @@ export class BertTokenizer {
   /** Id to token. */
   readonly idToToken: readonly string[];
   /** The settings in use, defaults filled in. */
-  readonly options: Readonly<Required<Omit<BertTokenizerOptions, "stripAccents">> & { stripAccents: boolean }>;
+  readonly options: Readonly<
+    Required<Omit<BertTokenizerOptions, "stripAccents">> & { stripAccents: boolean }
+  >;
   private readonly specialPattern: RegExp;
 
   /**
@@ -126,7 +132,9 @@ export class BertTokenizer {
   constructor(vocab: readonly string[], options: BertTokenizerOptions = {}) {
     const where = "BertTokenizer";
     if (!Array.isArray(vocab) || !vocab.every((t) => typeof t === "string")) {
-      throw new TypeError(`${where}: vocab is ${formatValue(vocab)}; expected an array of token strings in id order`);
+      throw new TypeError(
+        `${where}: vocab is ${formatValue(vocab)}; expected an array of token strings in id order`,
+      );
     }
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${where}: options is ${formatValue(options)}; expected an object`);
@@ -139,8 +147,16 @@ export class BertTokenizer {
     this.options = Object.freeze({
       lowercase,
       stripAccents,
-      tokenizeChineseChars: checkBoolean(options.tokenizeChineseChars ?? true, where, "options.tokenizeChineseChars"),
-      maxInputCharsPerWord: checkCount(options.maxInputCharsPerWord ?? 100, where, "options.maxInputCharsPerWord"),
+      tokenizeChineseChars: checkBoolean(
+        options.tokenizeChineseChars ?? true,
+        where,
+        "options.tokenizeChineseChars",
+      ),
+      maxInputCharsPerWord: checkCount(
+        options.maxInputCharsPerWord ?? 100,
+        where,
+        "options.maxInputCharsPerWord",
+      ),
       modelMaxLength: checkCount(options.modelMaxLength ?? 512, where, "options.modelMaxLength"),
       unkToken: checkString(options.unkToken ?? "[UNK]", where, "options.unkToken"),
       clsToken: checkString(options.clsToken ?? "[CLS]", where, "options.clsToken"),
@@ -168,13 +184,17 @@ export class BertTokenizer {
     ];
     for (const special of specials) {
       if (!map.has(special)) {
-        throw new RangeError(`${where}: the vocabulary has no ${formatValue(special)}; expected it to contain every special token`);
+        throw new RangeError(
+          `${where}: the vocabulary has no ${formatValue(special)}; expected it to contain every special token`,
+        );
       }
     }
     this.vocab = map;
     this.idToToken = Object.freeze([...vocab]);
     // Longest first, so that no special token matches inside a longer one.
-    const alternatives = [...new Set(specials)].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    const alternatives = [...new Set(specials)]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp);
     this.specialPattern = new RegExp(`(${alternatives.join("|")})`, "u");
   }
 
@@ -187,14 +207,18 @@ export class BertTokenizer {
    */
   static fromDirectory(directory: string): BertTokenizer {
     if (typeof directory !== "string") {
-      throw new TypeError(`BertTokenizer.fromDirectory: directory is ${formatValue(directory)}; expected a path (a string)`);
+      throw new TypeError(
+        `BertTokenizer.fromDirectory: directory is ${formatValue(directory)}; expected a path (a string)`,
+      );
     }
     const lines = readFileSync(join(directory, "vocab.txt"), "utf-8").split("\n");
     if (lines[lines.length - 1] === "") lines.pop();
     const vocab = lines.map((line) => line.replace(/\r$/, ""));
     let config: Record<string, unknown> = {};
     try {
-      config = JSON.parse(readFileSync(join(directory, "tokenizer_config.json"), "utf-8")) as Record<string, unknown>;
+      config = JSON.parse(
+        readFileSync(join(directory, "tokenizer_config.json"), "utf-8"),
+      ) as Record<string, unknown>;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
@@ -287,7 +311,9 @@ export class BertTokenizer {
    */
   tokenize(text: string): string[] {
     if (typeof text !== "string") {
-      throw new TypeError(`BertTokenizer.tokenize: text is ${formatValue(text)}; expected a string`);
+      throw new TypeError(
+        `BertTokenizer.tokenize: text is ${formatValue(text)}; expected a string`,
+      );
     }
     const tokens: string[] = [];
     // split() with a capturing group keeps the special tokens at odd indices.
@@ -296,7 +322,8 @@ export class BertTokenizer {
         tokens.push(part);
         return;
       }
-      for (const word of this.preTokenize(this.normalize(part))) tokens.push(...this.wordPiece(word));
+      for (const word of this.preTokenize(this.normalize(part)))
+        tokens.push(...this.wordPiece(word));
     });
     return tokens;
   }
@@ -308,7 +335,9 @@ export class BertTokenizer {
    */
   convertTokensToIds(tokens: readonly string[]): number[] {
     if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string")) {
-      throw new TypeError(`BertTokenizer.convertTokensToIds: tokens is ${formatValue(tokens)}; expected an array of strings`);
+      throw new TypeError(
+        `BertTokenizer.convertTokensToIds: tokens is ${formatValue(tokens)}; expected an array of strings`,
+      );
     }
     const unk = this.vocab.get(this.options.unkToken)!;
     return tokens.map((token) => this.vocab.get(token) ?? unk);
@@ -322,11 +351,15 @@ export class BertTokenizer {
    */
   convertIdsToTokens(ids: readonly number[]): string[] {
     const where = "BertTokenizer.convertIdsToTokens";
-    if (!Array.isArray(ids)) throw new TypeError(`${where}: ids is ${formatValue(ids)}; expected an array of integers`);
+    if (!Array.isArray(ids))
+      throw new TypeError(`${where}: ids is ${formatValue(ids)}; expected an array of integers`);
     return ids.map((id, i) => {
-      if (typeof id !== "number") throw new TypeError(`${where}: ids[${i}] is ${formatValue(id)}; expected an integer`);
+      if (typeof id !== "number")
+        throw new TypeError(`${where}: ids[${i}] is ${formatValue(id)}; expected an integer`);
       if (!Number.isInteger(id) || id < 0 || id >= this.idToToken.length) {
-        throw new RangeError(`${where}: ids[${i}] is ${formatValue(id)}; expected an integer in [0, ${this.idToToken.length - 1}]`);
+        throw new RangeError(
+          `${where}: ids[${i}] is ${formatValue(id)}; expected an integer in [0, ${this.idToToken.length - 1}]`,
+        );
       }
       return this.idToToken[id];
     });
@@ -341,7 +374,8 @@ export class BertTokenizer {
    */
   encode(text: string, options: EncodeOptions = {}): Encoding {
     const where = "BertTokenizer.encode";
-    if (typeof text !== "string") throw new TypeError(`${where}: text is ${formatValue(text)}; expected a string`);
+    if (typeof text !== "string")
+      throw new TypeError(`${where}: text is ${formatValue(text)}; expected a string`);
     const { maxLength, truncation } = this.checkEncodeOptions(options, where);
     let tokens = this.tokenize(text);
     if (tokens.length + 2 > maxLength) {
@@ -371,15 +405,20 @@ export class BertTokenizer {
    */
   encodeBatch(texts: readonly string[], options: EncodeOptions = {}): BatchEncoding {
     const where = "BertTokenizer.encodeBatch";
-    if (!Array.isArray(texts)) throw new TypeError(`${where}: texts is ${formatValue(texts)}; expected an array of strings`);
+    if (!Array.isArray(texts))
+      throw new TypeError(`${where}: texts is ${formatValue(texts)}; expected an array of strings`);
     texts.forEach((text, i) => {
-      if (typeof text !== "string") throw new TypeError(`${where}: texts[${i}] is ${formatValue(text)}; expected a string`);
+      if (typeof text !== "string")
+        throw new TypeError(`${where}: texts[${i}] is ${formatValue(text)}; expected a string`);
     });
     this.checkEncodeOptions(options, where);
     const encodings = texts.map((text) => this.encode(text, options));
     const width = Math.max(0, ...encodings.map((e) => e.ids.length));
     const padId = this.vocab.get(this.options.padToken)!;
-    const pad = <T>(row: T[], value: T): T[] => [...row, ...new Array<T>(width - row.length).fill(value)];
+    const pad = <T>(row: T[], value: T): T[] => [
+      ...row,
+      ...new Array<T>(width - row.length).fill(value),
+    ];
     return {
       inputIds: encodings.map((e) => pad(e.ids, padId)),
       attentionMask: encodings.map((e) => pad(e.attentionMask, 0)),
@@ -389,34 +428,47 @@ export class BertTokenizer {
     };
   }
 
-  private checkEncodeOptions(options: EncodeOptions, where: string): { maxLength: number; truncation: boolean } {
+  private checkEncodeOptions(
+    options: EncodeOptions,
+    where: string,
+  ): { maxLength: number; truncation: boolean } {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${where}: options is ${formatValue(options)}; expected an object`);
     }
     const maxLength = options.maxLength ?? this.options.modelMaxLength;
     if (typeof maxLength !== "number") {
-      throw new TypeError(`${where}: options.maxLength is ${formatValue(maxLength)}; expected an integer >= 2`);
+      throw new TypeError(
+        `${where}: options.maxLength is ${formatValue(maxLength)}; expected an integer >= 2`,
+      );
     }
     if (!Number.isInteger(maxLength) || maxLength < 2) {
-      throw new RangeError(`${where}: options.maxLength is ${formatValue(maxLength)}; expected an integer >= 2 (room for [CLS] and [SEP])`);
+      throw new RangeError(
+        `${where}: options.maxLength is ${formatValue(maxLength)}; expected an integer >= 2 (room for [CLS] and [SEP])`,
+      );
     }
-    return { maxLength, truncation: checkBoolean(options.truncation ?? true, where, "options.truncation") };
+    return {
+      maxLength,
+      truncation: checkBoolean(options.truncation ?? true, where, "options.truncation"),
+    };
   }
 }
 
 function checkBoolean(value: unknown, where: string, name: string): boolean {
-  if (typeof value !== "boolean") throw new TypeError(`${where}: ${name} is ${formatValue(value)}; expected true or false`);
+  if (typeof value !== "boolean")
+    throw new TypeError(`${where}: ${name} is ${formatValue(value)}; expected true or false`);
   return value;
 }
 
 function checkString(value: unknown, where: string, name: string): string {
-  if (typeof value !== "string") throw new TypeError(`${where}: ${name} is ${formatValue(value)}; expected a non-empty string`);
+  if (typeof value !== "string")
+    throw new TypeError(`${where}: ${name} is ${formatValue(value)}; expected a non-empty string`);
   if (value === "") throw new RangeError(`${where}: ${name} is ""; expected a non-empty string`);
   return value;
 }
 
 function checkCount(value: unknown, where: string, name: string): number {
-  if (typeof value !== "number") throw new TypeError(`${where}: ${name} is ${formatValue(value)}; expected an integer >= 1`);
+  if (typeof value !== "number")
+    throw new TypeError(`${where}: ${name} is ${formatValue(value)}; expected an integer >= 1`);
   if (!Number.isInteger(value) || value < 1) {
     throw new RangeError(`${where}: ${name} is ${formatValue(value)}; expected an integer >= 1`);
   }
