@@ -1,0 +1,3 @@
+"""The package version, kept equal to the version in package.json."""
+
+__version__ = "0.1.0"
