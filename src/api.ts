@@ -70,8 +70,8 @@ export function scaledDotProductAttention(
  * or window band are skipped.
  *
  * @example
- * const Q = randn([1, 4096, 64], { seed: 1 });
- * const out = memoryEfficientAttention(Q, Q, Q, null, { isCausal: true }); // [1, 4096, 64]
+ * const Q = randn([1, 2048, 64], { seed: 1 });
+ * const out = memoryEfficientAttention(Q, Q, Q, null, { isCausal: true }); // [1, 2048, 64]
  *
  * @returns `output` (..., L, Ev) in the inputs' dtype.
  * @throws {TypeError} and {RangeError} for the same inputs as scaledDotProductAttention.
