@@ -142,7 +142,13 @@ export function toLayerStack(
 }
 
 /** Formats the index of one entry in the caller's own dims, e.g. `[1][0][2]` for 3 dims. */
-export function indexSuffix(ndim: number, layer: number, head: number, i: number, j: number): string {
+export function indexSuffix(
+  ndim: number,
+  layer: number,
+  head: number,
+  i: number,
+  j: number,
+): string {
   const index = ndim === 2 ? [i, j] : ndim === 3 ? [head, i, j] : [layer, head, i, j];
   return index.map((k) => `[${k}]`).join("");
 }

@@ -43,11 +43,13 @@ function fail(kind: "type" | "range", path: string, message: string): never {
 }
 
 function checkString(value: unknown, path: string): void {
-  if (typeof value !== "string") fail("type", path, `expected a string, got ${describeValue(value)}`);
+  if (typeof value !== "string")
+    fail("type", path, `expected a string, got ${describeValue(value)}`);
 }
 
 function checkTokens(value: unknown, path: string): number {
-  if (!Array.isArray(value)) fail("type", path, `expected an array of strings, got ${describeValue(value)}`);
+  if (!Array.isArray(value))
+    fail("type", path, `expected an array of strings, got ${describeValue(value)}`);
   if (value.length > MAX_PAYLOAD_TOKENS) {
     fail("range", path, `expected at most ${MAX_PAYLOAD_TOKENS} tokens, got ${value.length}`);
   }
@@ -76,7 +78,8 @@ export function validateAttentionPayload(payload: unknown): asserts payload is A
   const queryCount = checkTokens(record.queryTokens, "queryTokens");
   const keyCount = checkTokens(record.keyTokens, "keyTokens");
   const layers = record.layers;
-  if (!Array.isArray(layers)) fail("type", "layers", `expected an array, got ${describeValue(layers)}`);
+  if (!Array.isArray(layers))
+    fail("type", "layers", `expected an array, got ${describeValue(layers)}`);
   if (layers.length === 0) fail("range", "layers", "expected at least one layer, got 0");
   let total = 0;
   layers.forEach((layer: unknown, l) => {
@@ -86,8 +89,10 @@ export function validateAttentionPayload(payload: unknown): asserts payload is A
     }
     const { label, heads } = layer as Record<string, unknown>;
     checkString(label, `${layerPath}.label`);
-    if (!Array.isArray(heads)) fail("type", `${layerPath}.heads`, `expected an array, got ${describeValue(heads)}`);
-    if (heads.length === 0) fail("range", `${layerPath}.heads`, "expected at least one head, got 0");
+    if (!Array.isArray(heads))
+      fail("type", `${layerPath}.heads`, `expected an array, got ${describeValue(heads)}`);
+    if (heads.length === 0)
+      fail("range", `${layerPath}.heads`, "expected at least one head, got 0");
     heads.forEach((head: unknown, h) => {
       const headPath = `${layerPath}.heads[${h}]`;
       if (typeof head !== "object" || head === null || Array.isArray(head)) {
@@ -96,24 +101,47 @@ export function validateAttentionPayload(payload: unknown): asserts payload is A
       const { label: headLabel, weights } = head as Record<string, unknown>;
       checkString(headLabel, `${headPath}.label`);
       const weightsPath = `${headPath}.weights`;
-      if (!Array.isArray(weights)) fail("type", weightsPath, `expected an array of ${queryCount} rows, got ${describeValue(weights)}`);
+      if (!Array.isArray(weights))
+        fail(
+          "type",
+          weightsPath,
+          `expected an array of ${queryCount} rows, got ${describeValue(weights)}`,
+        );
       if (weights.length !== queryCount) {
-        fail("range", weightsPath, `expected ${queryCount} rows (one per query token), got ${weights.length}`);
+        fail(
+          "range",
+          weightsPath,
+          `expected ${queryCount} rows (one per query token), got ${weights.length}`,
+        );
       }
       total += queryCount * keyCount;
       if (total > MAX_PAYLOAD_NUMBERS) {
-        fail("range", weightsPath, `the payload holds more than ${MAX_PAYLOAD_NUMBERS} numbers over all layers and heads`);
+        fail(
+          "range",
+          weightsPath,
+          `the payload holds more than ${MAX_PAYLOAD_NUMBERS} numbers over all layers and heads`,
+        );
       }
       weights.forEach((row: unknown, i) => {
         const rowPath = `${weightsPath}[${i}]`;
-        if (!Array.isArray(row)) fail("type", rowPath, `expected an array of ${keyCount} numbers, got ${describeValue(row)}`);
-        if (row.length !== keyCount) fail("range", rowPath, `expected ${keyCount} numbers, got ${row.length}`);
+        if (!Array.isArray(row))
+          fail(
+            "type",
+            rowPath,
+            `expected an array of ${keyCount} numbers, got ${describeValue(row)}`,
+          );
+        if (row.length !== keyCount)
+          fail("range", rowPath, `expected ${keyCount} numbers, got ${row.length}`);
         row.forEach((weight: unknown, j) => {
           if (typeof weight !== "number") {
             fail("type", `${rowPath}[${j}]`, `expected a number, got ${describeValue(weight)}`);
           }
           if (!Number.isFinite(weight) || weight < 0 || weight > 1) {
-            fail("range", `${rowPath}[${j}]`, `expected a finite number in [0, 1], got ${String(weight)}`);
+            fail(
+              "range",
+              `${rowPath}[${j}]`,
+              `expected a finite number in [0, 1], got ${String(weight)}`,
+            );
           }
         });
       });

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `npm run report`: create the Python environment if it is missing, build the
+# module, then execute every notebook with the tslab kernel and write HTML
+# reports to reports/ (arguments go to scripts/report.py; try --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ] || [ ! -d .venv/share/jupyter/kernels/tslab ]; then
+  echo "report: .venv or its tslab kernel spec is missing; running scripts/setup.sh"
+  bash scripts/setup.sh
+fi
+
+npm run build
+
+# The tslab kernel spec starts `tslab` by name.
+export PATH="$PWD/node_modules/.bin:$PATH"
+exec .venv/bin/python scripts/report.py "$@"
