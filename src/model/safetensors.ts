@@ -125,8 +125,10 @@ function decode(
   const byteLength = count * BYTES_PER_ELEMENT[dtype];
   if (littleEndianHost && (dtype === "F32" || dtype === "F64")) {
     // Copy to an aligned buffer, then read it as a typed array of the stored type.
-    const copy = bytes.slice(begin, begin + byteLength).buffer;
-    out.set(dtype === "F32" ? new Float32Array(copy) : new Float64Array(copy));
+    // (Buffer.prototype.slice returns a view, so copy explicitly.)
+    const copy = new Uint8Array(byteLength);
+    copy.set(bytes.subarray(begin, begin + byteLength));
+    out.set(dtype === "F32" ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer));
     return;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + begin, byteLength);
