@@ -17,3 +17,4 @@ export type { AttentionOptions, Alignment, MaskLike, TensorLike } from "./normal
 export type { AttentionResult } from "./attention/sdpa.js";
 export type { AttentionTrace } from "./attention/trace.js";
 export type { AttentionGradients } from "./attention/backward.js";
+export * from "./multihead.js";
