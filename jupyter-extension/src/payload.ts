@@ -277,7 +277,7 @@ export function validatePayload(data: unknown): AttentionPayload {
   if (version !== PAYLOAD_VERSION) {
     throw new PayloadRangeError(
       'version',
-      `expected ${PAYLOAD_VERSION}, got ${String(version)}; this extension reads schema version ${PAYLOAD_VERSION} only`
+      `expected ${PAYLOAD_VERSION}, got ${String(version)} (this extension reads schema version ${PAYLOAD_VERSION} only)`
     );
   }
 
