@@ -27,3 +27,16 @@ py="$venv/bin/python"
 if [ ! -d "$venv/share/jupyter/kernels/tslab" ]; then
   "$root/node_modules/.bin/tslab" install --python="$py" --sys-prefix
 fi
+
+# JupyterLab extension
+# Builds jupyter-extension/ offline with its own node_modules (@jupyter/builder
+# and the `jupyter-builder` command from .venv), then installs the Python
+# package dotattn_jupyter, which ships the prebuilt extension, into .venv.
+# Afterwards `.venv/bin/jupyter labextension list` shows dotattn-jupyter enabled.
+# The build is not committed; it takes a few seconds, so it runs every time.
+ext="$root/jupyter-extension"
+if [ ! -d "$ext/node_modules" ] || [ "$ext/package-lock.json" -nt "$ext/node_modules/.package-lock.json" ]; then
+  (cd "$ext" && npm ci --no-audit --no-fund)
+fi
+(cd "$ext" && PATH="$venv/bin:$PATH" npm run --silent build)
+"$py" -m pip install --quiet --disable-pip-version-check "$ext"
