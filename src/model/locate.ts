@@ -113,11 +113,15 @@ export function findMiniLMDir(directory?: string): string {
   const where = "findMiniLMDir";
   if (directory !== undefined) {
     if (typeof directory !== "string") {
-      throw new TypeError(`${where}: directory is ${formatValue(directory)}; expected a path (a string)`);
+      throw new TypeError(
+        `${where}: directory is ${formatValue(directory)}; expected a path (a string)`,
+      );
     }
     const missing = missingFiles(directory);
     if (missing.length > 0) {
-      throw new RangeError(`${where}: directory ${JSON.stringify(directory)} has no ${missing.join(", ")}; ${INSTALL_HINT}`);
+      throw new RangeError(
+        `${where}: directory ${JSON.stringify(directory)} has no ${missing.join(", ")}; ${INSTALL_HINT}`,
+      );
     }
     return resolve(directory);
   }
@@ -126,7 +130,9 @@ export function findMiniLMDir(directory?: string): string {
   if (fromEnv !== undefined && fromEnv !== "") {
     const missing = missingFiles(fromEnv);
     if (missing.length > 0) {
-      throw new RangeError(`${where}: ${MINILM_DIR_ENV} is ${JSON.stringify(fromEnv)}, which has no ${missing.join(", ")}; ${INSTALL_HINT}`);
+      throw new RangeError(
+        `${where}: ${MINILM_DIR_ENV} is ${JSON.stringify(fromEnv)}, which has no ${missing.join(", ")}; ${INSTALL_HINT}`,
+      );
     }
     return resolve(fromEnv);
   }
@@ -139,7 +145,10 @@ export function findMiniLMDir(directory?: string): string {
       if (missingFiles(candidate).length === 0) return candidate;
     }
   }
-  const pythons = [...venvs.map((venv) => join(venv, "bin", "python")).filter((p) => existsSync(p)), "python3"];
+  const pythons = [
+    ...venvs.map((venv) => join(venv, "bin", "python")).filter((p) => existsSync(p)),
+    "python3",
+  ];
   for (const python of pythons) {
     const reported = askPython(python);
     if (reported !== null) {

@@ -86,16 +86,25 @@ export class MiniLM {
     }
     const maxLength = options.maxLength ?? this.maxSeqLength;
     const limit = this.model.config.maxPositionEmbeddings;
-    if (typeof maxLength !== "number") throw new TypeError(`${where}: options.maxLength is ${formatValue(maxLength)}; expected an integer in [2, ${limit}]`);
+    if (typeof maxLength !== "number")
+      throw new TypeError(
+        `${where}: options.maxLength is ${formatValue(maxLength)}; expected an integer in [2, ${limit}]`,
+      );
     if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > limit) {
-      throw new RangeError(`${where}: options.maxLength is ${formatValue(maxLength)}; expected an integer in [2, ${limit}]`);
+      throw new RangeError(
+        `${where}: options.maxLength is ${formatValue(maxLength)}; expected an integer in [2, ${limit}]`,
+      );
     }
     const encoding = this.tokenizer.encodeBatch(list, { maxLength });
     const output = this.model.forward(encoding, {
       outputHiddenStates: options.outputHiddenStates ?? false,
       outputAttentions: options.outputAttentions ?? false,
     });
-    return { ...output, encoding, embeddings: meanPoolNormalize(output.lastHiddenState, encoding.attentionMask) };
+    return {
+      ...output,
+      encoding,
+      embeddings: meanPoolNormalize(output.lastHiddenState, encoding.attentionMask),
+    };
   }
 
   /**
@@ -121,7 +130,8 @@ export class MiniLM {
    */
   attentionPayload(text: string, options: AttentionPayloadOptions = {}): AttentionPayload {
     const where = "MiniLM.attentionPayload";
-    if (typeof text !== "string") throw new TypeError(`${where}: text is ${formatValue(text)}; expected a string`);
+    if (typeof text !== "string")
+      throw new TypeError(`${where}: text is ${formatValue(text)}; expected a string`);
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${where}: options is ${formatValue(options)}; expected an object`);
     }
@@ -143,22 +153,36 @@ export class MiniLM {
 
 function checkTexts(texts: unknown, where: string): string[] {
   const list = typeof texts === "string" ? [texts] : texts;
-  if (!Array.isArray(list)) throw new TypeError(`${where}: texts is ${formatValue(texts)}; expected a string or an array of strings`);
-  if (list.length === 0) throw new RangeError(`${where}: texts is an empty array; expected at least one string`);
+  if (!Array.isArray(list))
+    throw new TypeError(
+      `${where}: texts is ${formatValue(texts)}; expected a string or an array of strings`,
+    );
+  if (list.length === 0)
+    throw new RangeError(`${where}: texts is an empty array; expected at least one string`);
   list.forEach((text, i) => {
-    if (typeof text !== "string") throw new TypeError(`${where}: texts[${i}] is ${formatValue(text)}; expected a string`);
+    if (typeof text !== "string")
+      throw new TypeError(`${where}: texts[${i}] is ${formatValue(text)}; expected a string`);
   });
   return list as string[];
 }
 
 function checkIndices(indices: unknown, count: number, where: string, name: string): number[] {
   if (indices === undefined) return Array.from({ length: count }, (_, i) => i);
-  if (!Array.isArray(indices)) throw new TypeError(`${where}: ${name} is ${formatValue(indices)}; expected an array of integers`);
-  if (indices.length === 0) throw new RangeError(`${where}: ${name} is empty; expected at least one index in [0, ${count - 1}]`);
+  if (!Array.isArray(indices))
+    throw new TypeError(
+      `${where}: ${name} is ${formatValue(indices)}; expected an array of integers`,
+    );
+  if (indices.length === 0)
+    throw new RangeError(
+      `${where}: ${name} is empty; expected at least one index in [0, ${count - 1}]`,
+    );
   indices.forEach((index, i) => {
-    if (typeof index !== "number") throw new TypeError(`${where}: ${name}[${i}] is ${formatValue(index)}; expected an integer`);
+    if (typeof index !== "number")
+      throw new TypeError(`${where}: ${name}[${i}] is ${formatValue(index)}; expected an integer`);
     if (!Number.isInteger(index) || index < 0 || index >= count) {
-      throw new RangeError(`${where}: ${name}[${i}] is ${formatValue(index)}; expected an integer in [0, ${count - 1}]`);
+      throw new RangeError(
+        `${where}: ${name}[${i}] is ${formatValue(index)}; expected an integer in [0, ${count - 1}]`,
+      );
     }
   });
   return indices as number[];
@@ -175,22 +199,35 @@ function checkIndices(indices: unknown, count: number, where: string, name: stri
 export function attentionsToPayload(
   tokens: readonly string[],
   attentions: readonly Tensor[],
-  options: { layers?: readonly number[]; heads?: readonly number[]; title?: string; caption?: string } = {},
+  options: {
+    layers?: readonly number[];
+    heads?: readonly number[];
+    title?: string;
+    caption?: string;
+  } = {},
 ): AttentionPayload {
   const where = "attentionsToPayload";
   if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string")) {
     throw new TypeError(`${where}: tokens is ${formatValue(tokens)}; expected an array of strings`);
   }
   if (!Array.isArray(attentions) || !attentions.every((a) => a instanceof Tensor)) {
-    throw new TypeError(`${where}: attentions is ${formatValue(attentions)}; expected an array of tensors (one per layer)`);
+    throw new TypeError(
+      `${where}: attentions is ${formatValue(attentions)}; expected an array of tensors (one per layer)`,
+    );
   }
-  if (attentions.length === 0) throw new RangeError(`${where}: attentions is empty; expected one tensor per layer`);
+  if (attentions.length === 0)
+    throw new RangeError(`${where}: attentions is empty; expected one tensor per layer`);
   const L = tokens.length;
   const first = attentions[0];
   const H = first.shape[first.ndim - 3];
   attentions.forEach((a, i) => {
     const ok = (a.ndim === 4 && a.shape[0] === 1) || a.ndim === 3;
-    if (!ok || a.shape[a.ndim - 3] !== H || a.shape[a.ndim - 2] !== L || a.shape[a.ndim - 1] !== L) {
+    if (
+      !ok ||
+      a.shape[a.ndim - 3] !== H ||
+      a.shape[a.ndim - 2] !== L ||
+      a.shape[a.ndim - 1] !== L
+    ) {
       throw new RangeError(
         `${where}: attentions[${i}] has shape [${a.shape.join(", ")}]; expected (1, H, L, L) or (H, L, L) with ` +
           `L = ${L} tokens and H = ${H} heads`,
@@ -209,7 +246,9 @@ export function attentionsToPayload(
         label: `layer ${layer}`,
         heads: heads.map((head) => ({
           label: `head ${head}`,
-          weights: Array.from({ length: L }, (_, i) => Array.from(data.subarray((head * L + i) * L, (head * L + i + 1) * L))),
+          weights: Array.from({ length: L }, (_, i) =>
+            Array.from(data.subarray((head * L + i) * L, (head * L + i + 1) * L)),
+          ),
         })),
       };
     }),
@@ -224,7 +263,10 @@ export function attentionsToPayload(
  * result to unit L2 norm: sentence-transformers' Pooling(mean) and Normalize
  * (the count is clamped at 1e-9 and the norm at 1e-12, as there).
  */
-export function meanPoolNormalize(hidden: Tensor, attentionMask: readonly (readonly number[])[]): Tensor {
+export function meanPoolNormalize(
+  hidden: Tensor,
+  attentionMask: readonly (readonly number[])[],
+): Tensor {
   const [N, L, D] = hidden.shape;
   const data = hidden.contiguous().data;
   const out = allocate(hidden.dtype, N * D);
@@ -269,19 +311,29 @@ export function loadMiniLM(options: LoadMiniLMOptions = {}): MiniLM {
   }
   const dtype = options.dtype ?? "float32";
   if (dtype !== "float64" && dtype !== "float32") {
-    throw new TypeError(`${where}: options.dtype is ${formatValue(dtype)}; expected "float64" or "float32"`);
+    throw new TypeError(
+      `${where}: options.dtype is ${formatValue(dtype)}; expected "float64" or "float32"`,
+    );
   }
   const directory = findMiniLMDir(options.directory);
   const pooling = readOptionalJson(join(directory, "1_Pooling", "config.json"));
   if (pooling !== null && pooling.pooling_mode_mean_tokens !== true) {
-    throw new RangeError(`${where}: ${join(directory, "1_Pooling", "config.json")} does not select mean pooling; only mean pooling is supported`);
+    throw new RangeError(
+      `${where}: ${join(directory, "1_Pooling", "config.json")} does not select mean pooling; only mean pooling is supported`,
+    );
   }
   const sentenceConfig = readOptionalJson(join(directory, "sentence_bert_config.json"));
   const config = readBertConfig(join(directory, "config.json"));
   const maxSeqLength =
-    typeof sentenceConfig?.max_seq_length === "number" ? Math.min(sentenceConfig.max_seq_length, config.maxPositionEmbeddings) : config.maxPositionEmbeddings;
+    typeof sentenceConfig?.max_seq_length === "number"
+      ? Math.min(sentenceConfig.max_seq_length, config.maxPositionEmbeddings)
+      : config.maxPositionEmbeddings;
   const tokenizer = BertTokenizer.fromDirectory(directory);
-  const model = BertModel.fromSafetensors(readSafetensors(join(directory, "model.safetensors")), config, { dtype });
+  const model = BertModel.fromSafetensors(
+    readSafetensors(join(directory, "model.safetensors")),
+    config,
+    { dtype },
+  );
   return new MiniLM(directory, tokenizer, model, maxSeqLength);
 }
 

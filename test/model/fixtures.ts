@@ -21,7 +21,10 @@ export interface PackedArray {
 }
 
 /** Decodes a packed array into a shape and a typed array of its own type. */
-export function unpack(packed: PackedArray): { shape: number[]; data: Float64Array | Float32Array } {
+export function unpack(packed: PackedArray): {
+  shape: number[];
+  data: Float64Array | Float32Array;
+} {
   const bytes = Buffer.from(packed.base64, "base64");
   const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   const data = packed.dtype === "f64" ? new Float64Array(copy) : new Float32Array(copy);

@@ -34,7 +34,8 @@ describe("findMiniLMDir", () => {
 
   it("environment variable wins over the search", () => {
     const dir = emptyDir();
-    for (const name of ["model.safetensors", "config.json", "vocab.txt"]) writeFileSync(join(dir, name), "");
+    for (const name of ["model.safetensors", "config.json", "vocab.txt"])
+      writeFileSync(join(dir, name), "");
     process.env[MINILM_DIR_ENV] = dir;
     expect(findMiniLMDir()).toBe(dir);
   });
@@ -43,18 +44,24 @@ describe("findMiniLMDir", () => {
     const dir = emptyDir();
     process.env[MINILM_DIR_ENV] = dir;
     expect(() => findMiniLMDir()).toThrow(RangeError);
-    expect(() => findMiniLMDir()).toThrow(/DOTATTN_MINILM_DIR is ".*", which has no model\.safetensors, config\.json, vocab\.txt; install .* scripts\/setup\.sh/);
+    expect(() => findMiniLMDir()).toThrow(
+      /DOTATTN_MINILM_DIR is ".*", which has no model\.safetensors, config\.json, vocab\.txt; install .* scripts\/setup\.sh/,
+    );
   });
 
   it("rejects an explicit directory without files", () => {
     const dir = emptyDir();
     writeFileSync(join(dir, "config.json"), "{}");
     expect(() => findMiniLMDir(dir)).toThrow(RangeError);
-    expect(() => findMiniLMDir(dir)).toThrow(/directory ".*" has no model\.safetensors, vocab\.txt; install/);
+    expect(() => findMiniLMDir(dir)).toThrow(
+      /directory ".*" has no model\.safetensors, vocab\.txt; install/,
+    );
   });
 
   it("rejects a directory that is not a string", () => {
     expect(() => findMiniLMDir(42 as never)).toThrow(TypeError);
-    expect(() => findMiniLMDir(42 as never)).toThrow(/findMiniLMDir: directory is 42; expected a path/);
+    expect(() => findMiniLMDir(42 as never)).toThrow(
+      /findMiniLMDir: directory is 42; expected a path/,
+    );
   });
 });

@@ -22,10 +22,17 @@ interface MhaCase {
   weights: unknown;
 }
 
-const fixture = readFixture<{ versions: Record<string, string>; cases: MhaCase[] }>("mha-vectors.json");
+const fixture = readFixture<{ versions: Record<string, string>; cases: MhaCase[] }>(
+  "mha-vectors.json",
+);
 const TIGHT = { atol: 1e-12, rtol: 1e-12 };
 
-const view = (t: Tensor) => ({ shape: t.shape, data: t.data, strides: t.strides, offset: t.offset });
+const view = (t: Tensor) => ({
+  shape: t.shape,
+  data: t.data,
+  strides: t.strides,
+  offset: t.offset,
+});
 
 describe("MultiHeadAttention against PyTorch", () => {
   it("fixture covers every layout", () => {
@@ -53,7 +60,11 @@ describe("MultiHeadAttention against PyTorch", () => {
         bias: c.bias,
         seed: 5,
       }).loadStateDict(c.stateDict);
-      const { output, weights } = mha.forward(c.query, c.key, c.value, { ...c.options, needWeights: false, averageWeights: false });
+      const { output, weights } = mha.forward(c.query, c.key, c.value, {
+        ...c.options,
+        needWeights: false,
+        averageWeights: false,
+      });
       expect(weights).toBeNull();
       assertClose(`${c.name} output (memory-efficient)`, view(output), fromNested(c.output), TIGHT);
     });
@@ -134,7 +145,12 @@ describe("MultiHeadAttention behaviour", () => {
   it("fully masked query gives bias output, no NaN", () => {
     const mha = new MultiHeadAttention({ embedDim: 4, numHeads: 2, seed: 1 });
     const x = randn([1, 2, 4], { seed: 3 });
-    const { output, weights } = mha.forward(x, x, x, { mask: [[false, false], [true, true]] });
+    const { output, weights } = mha.forward(x, x, x, {
+      mask: [
+        [false, false],
+        [true, true],
+      ],
+    });
     expect(Array.from(weights!.data).some(Number.isNaN)).toBe(false);
     expect(weights!.get(0, 0, 0, 0)).toBe(0);
     expect(output.get(0, 0, 0)).toBe(0); // output bias is 0 after initialisation
@@ -155,15 +171,60 @@ describe("MultiHeadAttention errors", () => {
   const x = randn([1, 3, E], { seed: 1 });
 
   const constructorCases: [string, unknown, ErrorConstructor, RegExp][] = [
-    ["options missing", undefined, TypeError, /MultiHeadAttention: options is undefined; expected an object/],
-    ["embedDim a string", { embedDim: "4", numHeads: 2 }, TypeError, /options\.embedDim is "4"; expected an integer >= 1/],
-    ["embedDim zero", { embedDim: 0, numHeads: 1 }, RangeError, /options\.embedDim is 0; expected an integer >= 1/],
-    ["heads not dividing", { embedDim: 6, numHeads: 4 }, RangeError, /options\.numHeads is 4, which does not divide options\.embedDim 6/],
-    ["kv heads not dividing", { embedDim: 12, numHeads: 4, numKeyValueHeads: 3 }, RangeError, /options\.numKeyValueHeads is 3, which does not divide options\.numHeads 4/],
-    ["bias a number", { embedDim: 4, numHeads: 2, bias: 1 }, TypeError, /options\.bias is 1; expected true or false/],
-    ["dtype unknown", { embedDim: 4, numHeads: 2, dtype: "int8" }, TypeError, /options\.dtype is "int8"/],
-    ["seed negative", { embedDim: 4, numHeads: 2, seed: -1 }, RangeError, /options\.seed is -1; expected an integer in \[0, 2\^32\)/],
-    ["unknown option", { embedDim: 4, numHeads: 2, heads: 2 }, TypeError, /options\.heads is not an option/],
+    [
+      "options missing",
+      undefined,
+      TypeError,
+      /MultiHeadAttention: options is undefined; expected an object/,
+    ],
+    [
+      "embedDim a string",
+      { embedDim: "4", numHeads: 2 },
+      TypeError,
+      /options\.embedDim is "4"; expected an integer >= 1/,
+    ],
+    [
+      "embedDim zero",
+      { embedDim: 0, numHeads: 1 },
+      RangeError,
+      /options\.embedDim is 0; expected an integer >= 1/,
+    ],
+    [
+      "heads not dividing",
+      { embedDim: 6, numHeads: 4 },
+      RangeError,
+      /options\.numHeads is 4, which does not divide options\.embedDim 6/,
+    ],
+    [
+      "kv heads not dividing",
+      { embedDim: 12, numHeads: 4, numKeyValueHeads: 3 },
+      RangeError,
+      /options\.numKeyValueHeads is 3, which does not divide options\.numHeads 4/,
+    ],
+    [
+      "bias a number",
+      { embedDim: 4, numHeads: 2, bias: 1 },
+      TypeError,
+      /options\.bias is 1; expected true or false/,
+    ],
+    [
+      "dtype unknown",
+      { embedDim: 4, numHeads: 2, dtype: "int8" },
+      TypeError,
+      /options\.dtype is "int8"/,
+    ],
+    [
+      "seed negative",
+      { embedDim: 4, numHeads: 2, seed: -1 },
+      RangeError,
+      /options\.seed is -1; expected an integer in \[0, 2\^32\)/,
+    ],
+    [
+      "unknown option",
+      { embedDim: 4, numHeads: 2, heads: 2 },
+      TypeError,
+      /options\.heads is not an option/,
+    ],
   ];
   for (const [name, options, kind, message] of constructorCases) {
     it(`constructor: ${name}`, () => {
@@ -174,21 +235,109 @@ describe("MultiHeadAttention errors", () => {
   }
 
   const forwardCases: [string, () => unknown, ErrorConstructor, RegExp][] = [
-    ["query not a tensor", () => ok().forward("q" as never, x, x), TypeError, /forward: query is "q"; expected a Tensor or nested arrays/],
-    ["query 4-d", () => ok().forward(randn([1, 1, 3, E]), x, x), RangeError, /query has shape \[1, 1, 3, 4\]; expected \(N, L, E\) or unbatched \(L, E\)/],
-    ["key 2-d with batched query", () => ok().forward(x, randn([3, E]), x), RangeError, /key has shape \[3, 4\]; expected \(N, S, E\)/],
-    ["wrong feature size", () => ok().forward(randn([1, 3, 5]), x, x), RangeError, /query has shape \[1, 3, 5\]; expected its last dim to be embedDim 4/],
-    ["batch sizes differ", () => ok().forward(x, randn([2, 3, E]), randn([2, 3, E])), RangeError, /have batch sizes 1, 2, 2; expected the same N/],
-    ["key and value S differ", () => ok().forward(x, x, randn([1, 2, E])), RangeError, /differ in S/],
-    ["float32 input to float64 module", () => ok().forward(x.astype("float32"), x, x), TypeError, /query is float32 but the module is float64/],
-    ["ragged query", () => ok().forward([[1, 2, 3, 4], [1]], x.reshape([3, E]), x.reshape([3, E])), RangeError, /forward: query/],
-    ["options not an object", () => ok().forward(x, x, x, 3 as never), TypeError, /options is 3; expected an object/],
-    ["unknown option", () => ok().forward(x, x, x, { causal: true } as never), TypeError, /options\.causal is not an option/],
-    ["isCausal a string", () => ok().forward(x, x, x, { isCausal: "yes" as never }), TypeError, /options\.isCausal is "yes"; expected true or false/],
-    ["average without weights", () => ok().forward(x, x, x, { needWeights: false, averageWeights: true }), RangeError, /averageWeights is true but options\.needWeights is false/],
-    ["mask not broadcastable", () => ok().forward(x, x, x, { mask: [[1, 0], [1, 1]] }), RangeError, /options\.mask has shape \[2, 2\]; expected a shape broadcastable to \(N, H, L, S\) = \[1, 2, 3, 3\]/],
-    ["additive mask", () => ok().forward(x, x, x, { mask: [[0, -Infinity, 0], [0, 0, 0], [0, 0, 0]] }), RangeError, /options\.mask holds -Infinity at flat index 1; expected a keep-mask/],
-    ["keyMask wrong shape", () => ok().forward(x, x, x, { keyMask: [1, 1, 1] }), RangeError, /options\.keyMask has shape \[3\]; expected \(N, S\) = \[1, 3\]/],
+    [
+      "query not a tensor",
+      () => ok().forward("q" as never, x, x),
+      TypeError,
+      /forward: query is "q"; expected a Tensor or nested arrays/,
+    ],
+    [
+      "query 4-d",
+      () => ok().forward(randn([1, 1, 3, E]), x, x),
+      RangeError,
+      /query has shape \[1, 1, 3, 4\]; expected \(N, L, E\) or unbatched \(L, E\)/,
+    ],
+    [
+      "key 2-d with batched query",
+      () => ok().forward(x, randn([3, E]), x),
+      RangeError,
+      /key has shape \[3, 4\]; expected \(N, S, E\)/,
+    ],
+    [
+      "wrong feature size",
+      () => ok().forward(randn([1, 3, 5]), x, x),
+      RangeError,
+      /query has shape \[1, 3, 5\]; expected its last dim to be embedDim 4/,
+    ],
+    [
+      "batch sizes differ",
+      () => ok().forward(x, randn([2, 3, E]), randn([2, 3, E])),
+      RangeError,
+      /have batch sizes 1, 2, 2; expected the same N/,
+    ],
+    [
+      "key and value S differ",
+      () => ok().forward(x, x, randn([1, 2, E])),
+      RangeError,
+      /differ in S/,
+    ],
+    [
+      "float32 input to float64 module",
+      () => ok().forward(x.astype("float32"), x, x),
+      TypeError,
+      /query is float32 but the module is float64/,
+    ],
+    [
+      "ragged query",
+      () => ok().forward([[1, 2, 3, 4], [1]], x.reshape([3, E]), x.reshape([3, E])),
+      RangeError,
+      /forward: query/,
+    ],
+    [
+      "options not an object",
+      () => ok().forward(x, x, x, 3 as never),
+      TypeError,
+      /options is 3; expected an object/,
+    ],
+    [
+      "unknown option",
+      () => ok().forward(x, x, x, { causal: true } as never),
+      TypeError,
+      /options\.causal is not an option/,
+    ],
+    [
+      "isCausal a string",
+      () => ok().forward(x, x, x, { isCausal: "yes" as never }),
+      TypeError,
+      /options\.isCausal is "yes"; expected true or false/,
+    ],
+    [
+      "average without weights",
+      () => ok().forward(x, x, x, { needWeights: false, averageWeights: true }),
+      RangeError,
+      /averageWeights is true but options\.needWeights is false/,
+    ],
+    [
+      "mask not broadcastable",
+      () =>
+        ok().forward(x, x, x, {
+          mask: [
+            [1, 0],
+            [1, 1],
+          ],
+        }),
+      RangeError,
+      /options\.mask has shape \[2, 2\]; expected a shape broadcastable to \(N, H, L, S\) = \[1, 2, 3, 3\]/,
+    ],
+    [
+      "additive mask",
+      () =>
+        ok().forward(x, x, x, {
+          mask: [
+            [0, -Infinity, 0],
+            [0, 0, 0],
+            [0, 0, 0],
+          ],
+        }),
+      RangeError,
+      /options\.mask holds -Infinity at flat index 1; expected a keep-mask/,
+    ],
+    [
+      "keyMask wrong shape",
+      () => ok().forward(x, x, x, { keyMask: [1, 1, 1] }),
+      RangeError,
+      /options\.keyMask has shape \[3\]; expected \(N, S\) = \[1, 3\]/,
+    ],
   ];
   for (const [name, run, kind, message] of forwardCases) {
     it(`forward: ${name}`, () => {
@@ -200,9 +349,24 @@ describe("MultiHeadAttention errors", () => {
   const torchCase = fixture.cases.find((c) => c.layout === "torch" && c.bias)!;
   const bertCase = fixture.cases.find((c) => c.layout === "bert")!;
   const loadCases: [string, () => unknown, ErrorConstructor, RegExp][] = [
-    ["state dict not an object", () => ok().loadStateDict(null as never), TypeError, /loadStateDict: stateDict is null; expected an object/],
-    ["unknown layout", () => ok().loadStateDict({ "w.weight": [[1]] }), RangeError, /stateDict has neither "in_proj_weight" .* nor "query\.weight" or "self\.query\.weight"/],
-    ["prefix not a string", () => ok().loadStateDict({}, { prefix: 3 as never }), TypeError, /options\.prefix is 3; expected a string/],
+    [
+      "state dict not an object",
+      () => ok().loadStateDict(null as never),
+      TypeError,
+      /loadStateDict: stateDict is null; expected an object/,
+    ],
+    [
+      "unknown layout",
+      () => ok().loadStateDict({ "w.weight": [[1]] }),
+      RangeError,
+      /stateDict has neither "in_proj_weight" .* nor "query\.weight" or "self\.query\.weight"/,
+    ],
+    [
+      "prefix not a string",
+      () => ok().loadStateDict({}, { prefix: 3 as never }),
+      TypeError,
+      /options\.prefix is 3; expected a string/,
+    ],
     [
       "wrong shape",
       () => new MultiHeadAttention({ embedDim: 6, numHeads: 2 }).loadStateDict(torchCase.stateDict),
@@ -211,7 +375,10 @@ describe("MultiHeadAttention errors", () => {
     ],
     [
       "bias present, module without",
-      () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, bias: false }).loadStateDict(torchCase.stateDict),
+      () =>
+        new MultiHeadAttention({ embedDim: 8, numHeads: 2, bias: false }).loadStateDict(
+          torchCase.stateDict,
+        ),
       RangeError,
       /stateDict has "in_proj_bias", but the module has bias: false/,
     ],
@@ -219,19 +386,38 @@ describe("MultiHeadAttention errors", () => {
       "bias missing",
       () => {
         const { ["query.bias"]: _dropped, ...rest } = bertCase.stateDict;
-        return MultiHeadAttention.fromStateDict({ ...rest, "output.dense.bias": bertCase.stateDict["output.dense.bias"] }, { numHeads: 3 });
+        return MultiHeadAttention.fromStateDict(
+          { ...rest, "output.dense.bias": bertCase.stateDict["output.dense.bias"] },
+          { numHeads: 3 },
+        );
       },
       RangeError,
       /stateDict has no "query\.bias"; expected biases/,
     ],
     [
       "packed weights into GQA module",
-      () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, numKeyValueHeads: 1 }).loadStateDict(torchCase.stateDict),
+      () =>
+        new MultiHeadAttention({ embedDim: 8, numHeads: 2, numKeyValueHeads: 1 }).loadStateDict(
+          torchCase.stateDict,
+        ),
       RangeError,
       /packs full-size key and value projections/,
     ],
-    ["value not a tensor", () => new MultiHeadAttention({ embedDim: E, numHeads: 2, bias: false }).loadStateDict({ in_proj_weight: "x" as never }), TypeError, /stateDict\["in_proj_weight"\] is "x"/],
-    ["fromStateDict numHeads missing", () => MultiHeadAttention.fromStateDict(torchCase.stateDict, {} as never), TypeError, /options\.numHeads is undefined/],
+    [
+      "value not a tensor",
+      () =>
+        new MultiHeadAttention({ embedDim: E, numHeads: 2, bias: false }).loadStateDict({
+          in_proj_weight: "x" as never,
+        }),
+      TypeError,
+      /stateDict\["in_proj_weight"\] is "x"/,
+    ],
+    [
+      "fromStateDict numHeads missing",
+      () => MultiHeadAttention.fromStateDict(torchCase.stateDict, {} as never),
+      TypeError,
+      /options\.numHeads is undefined/,
+    ],
   ];
   for (const [name, run, kind, message] of loadCases) {
     it(`loadStateDict: ${name}`, () => {
@@ -247,7 +433,10 @@ describe("MultiHeadAttention errors", () => {
         v,
       ]),
     );
-    const mha = MultiHeadAttention.fromStateDict(prefixed, { numHeads: 3, prefix: "layer.0.attention." });
+    const mha = MultiHeadAttention.fromStateDict(prefixed, {
+      numHeads: 3,
+      prefix: "layer.0.attention.",
+    });
     const { output } = mha.forward(bertCase.query, bertCase.key, bertCase.value, bertCase.options);
     assertClose("prefixed output", view(output), fromNested(bertCase.output), TIGHT);
   });

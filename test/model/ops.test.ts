@@ -25,7 +25,10 @@ describe("erf, erfc and gelu against 40-digit mpmath values", () => {
 
   it("erf within 2e-15 relative", () => {
     for (const { x, erf: expected } of fixture.values) {
-      expect(relativeError(erf(x), expected), `erf(${x}) = ${erf(x)}, expected ${expected}`).toBeLessThanOrEqual(2e-15);
+      expect(
+        relativeError(erf(x), expected),
+        `erf(${x}) = ${erf(x)}, expected ${expected}`,
+      ).toBeLessThanOrEqual(2e-15);
     }
   });
 
@@ -33,7 +36,10 @@ describe("erf, erfc and gelu against 40-digit mpmath values", () => {
     for (const { x, erfc: expected } of fixture.values) {
       // For 0 < x < 2.5, erfc = 1 - erf loses digits to cancellation as erfc falls towards 4e-4.
       const bound = x <= 0 || x >= 2.5 ? 2e-15 : 5e-12;
-      expect(relativeError(erfc(x), expected), `erfc(${x}) = ${erfc(x)}, expected ${expected}`).toBeLessThanOrEqual(bound);
+      expect(
+        relativeError(erfc(x), expected),
+        `erfc(${x}) = ${erfc(x)}, expected ${expected}`,
+      ).toBeLessThanOrEqual(bound);
     }
   });
 
@@ -43,7 +49,10 @@ describe("erf, erfc and gelu against 40-digit mpmath values", () => {
         expect(Math.abs(gelu(x)), `gelu(${x})`).toBeLessThan(1e-300);
         continue;
       }
-      expect(relativeError(gelu(x), expected), `gelu(${x}) = ${gelu(x)}, expected ${expected}`).toBeLessThanOrEqual(x >= 0 ? 2e-15 : 5e-12);
+      expect(
+        relativeError(gelu(x), expected),
+        `gelu(${x}) = ${gelu(x)}, expected ${expected}`,
+      ).toBeLessThanOrEqual(x >= 0 ? 2e-15 : 5e-12);
     }
   });
 

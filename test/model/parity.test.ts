@@ -34,7 +34,12 @@ interface ModelFixture {
   embeddings: { texts: string[]; maxSeqLength: number; values: PackedArray };
 }
 
-const view = (t: Tensor) => ({ shape: t.shape, data: t.data, strides: t.strides, offset: t.offset });
+const view = (t: Tensor) => ({
+  shape: t.shape,
+  data: t.data,
+  strides: t.strides,
+  offset: t.offset,
+});
 
 // Float64 agrees with PyTorch float64 to rounding; the bound leaves room for
 // summation order over 6 layers. Float32 is compared with PyTorch float32:
@@ -87,7 +92,10 @@ for (const dtype of ["float64", "float32"] as const) {
       expect(fixture.embeddings.maxSeqLength).toBe(256);
     });
 
-    const records = [...fixture.sentences.map((r, i) => [`sentence ${i}`, r] as const), ["padded batch", fixture.batch] as const];
+    const records = [
+      ...fixture.sentences.map((r, i) => [`sentence ${i}`, r] as const),
+      ["padded batch", fixture.batch] as const,
+    ];
     for (const [name, record] of records) {
       it(`${name}: ids, attentions${record.hiddenStates ? ", hidden states" : ""}`, () => {
         const run = minilm.run(record.texts, { outputAttentions: true, outputHiddenStates: true });
@@ -100,10 +108,21 @@ for (const dtype of ["float64", "float32"] as const) {
 
         if (dtype === "float64") {
           run.attentions.forEach((a, layer) => {
-            assertClose(`${name} attentions layer ${layer}`, view(a), slab(attentions, [layer]), tolerance);
+            assertClose(
+              `${name} attentions layer ${layer}`,
+              view(a),
+              slab(attentions, [layer]),
+              tolerance,
+            );
           });
           run.hiddenStates.forEach((h, layer) => {
-            if (hidden) assertClose(`${name} hidden state ${layer}`, view(h), slab(hidden, [layer]), tolerance);
+            if (hidden)
+              assertClose(
+                `${name} hidden state ${layer}`,
+                view(h),
+                slab(hidden, [layer]),
+                tolerance,
+              );
           });
           return;
         }
@@ -117,11 +136,22 @@ for (const dtype of ["float64", "float32"] as const) {
             if (record.attentionMask[n][t] === 0) continue;
             run.attentions.forEach((a, layer) => {
               for (let h = 0; h < H; h++) {
-                assertClose(`${name} attentions layer ${layer} [${n}, ${h}, ${t}]`, slab(view(a), [n, h, t]), slab(attentions, [layer, n, h, t]), tolerance);
+                assertClose(
+                  `${name} attentions layer ${layer} [${n}, ${h}, ${t}]`,
+                  slab(view(a), [n, h, t]),
+                  slab(attentions, [layer, n, h, t]),
+                  tolerance,
+                );
               }
             });
             run.hiddenStates.forEach((state, layer) => {
-              if (hidden) assertClose(`${name} hidden state ${layer} [${n}, ${t}]`, slab(view(state), [n, t]), slab(hidden, [layer, n, t]), tolerance);
+              if (hidden)
+                assertClose(
+                  `${name} hidden state ${layer} [${n}, ${t}]`,
+                  slab(view(state), [n, t]),
+                  slab(hidden, [layer, n, t]),
+                  tolerance,
+                );
             });
           }
         }
@@ -131,14 +161,27 @@ for (const dtype of ["float64", "float32"] as const) {
     if (dtype === "float32") {
       it("padded batch, all rows: float64 reference", () => {
         const reference = readFixture<ModelFixture>("minilm-float64.json").batch;
-        const run = minilm.run(reference.texts, { outputAttentions: true, outputHiddenStates: true });
+        const run = minilm.run(reference.texts, {
+          outputAttentions: true,
+          outputHiddenStates: true,
+        });
         const attentions = unpack(reference.attentions);
         const hidden = unpack(reference.hiddenStates!);
         run.attentions.forEach((a, layer) => {
-          assertClose(`attentions layer ${layer} vs float64`, view(a), slab(attentions, [layer]), tolerance);
+          assertClose(
+            `attentions layer ${layer} vs float64`,
+            view(a),
+            slab(attentions, [layer]),
+            tolerance,
+          );
         });
         run.hiddenStates.forEach((h, layer) => {
-          assertClose(`hidden state ${layer} vs float64`, view(h), slab(hidden, [layer]), tolerance);
+          assertClose(
+            `hidden state ${layer} vs float64`,
+            view(h),
+            slab(hidden, [layer]),
+            tolerance,
+          );
         });
       });
     }

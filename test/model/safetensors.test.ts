@@ -46,7 +46,10 @@ describe("parseSafetensors", () => {
     const file = parseSafetensors(build(header, data));
     expect(file.names()).toEqual(["a", "b", "c", "d", "e"]);
     expect(file.metadata).toEqual({ format: "pt" });
-    expect(file.tensor("a").toArray()).toEqual([[1.5, -2], [3.25, 0]]);
+    expect(file.tensor("a").toArray()).toEqual([
+      [1.5, -2],
+      [3.25, 0],
+    ]);
     expect(file.tensor("a").dtype).toBe("float32");
     expect(file.tensor("b", { dtype: "float64" }).toArray()).toEqual([Math.PI, -1e-300]);
     expect(file.tensor("c", { dtype: "float64" }).toArray()).toEqual([-3, 2 ** 40]);
@@ -70,8 +73,18 @@ describe("parseSafetensors", () => {
   const valid = { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } };
   const eight = new Uint8Array(8);
   const cases: [string, () => unknown, ErrorConstructor, RegExp][] = [
-    ["not bytes", () => parseSafetensors("abc" as never), TypeError, /parseSafetensors: bytes is "abc"; expected a Uint8Array/],
-    ["too short", () => parseSafetensors(new Uint8Array(4)), RangeError, /file is 4 bytes long; expected at least 8/],
+    [
+      "not bytes",
+      () => parseSafetensors("abc" as never),
+      TypeError,
+      /parseSafetensors: bytes is "abc"; expected a Uint8Array/,
+    ],
+    [
+      "too short",
+      () => parseSafetensors(new Uint8Array(4)),
+      RangeError,
+      /file is 4 bytes long; expected at least 8/,
+    ],
     [
       "header longer than file",
       () => {
@@ -82,35 +95,50 @@ describe("parseSafetensors", () => {
       RangeError,
       /x\.safetensors: header length is 10000 bytes, but the file has \d+ bytes/,
     ],
-    ["header not an object", () => parseSafetensors(build(null, eight, "[1, 2]")), RangeError, /header does not start with "\{"/],
-    ["header not JSON", () => parseSafetensors(build(null, eight, "{oops")), RangeError, /header is not valid JSON/],
+    [
+      "header not an object",
+      () => parseSafetensors(build(null, eight, "[1, 2]")),
+      RangeError,
+      /header does not start with "\{"/,
+    ],
+    [
+      "header not JSON",
+      () => parseSafetensors(build(null, eight, "{oops")),
+      RangeError,
+      /header is not valid JSON/,
+    ],
     [
       "unknown dtype",
-      () => parseSafetensors(build({ a: { dtype: "F8", shape: [8], data_offsets: [0, 8] } }, eight)),
+      () =>
+        parseSafetensors(build({ a: { dtype: "F8", shape: [8], data_offsets: [0, 8] } }, eight)),
       RangeError,
       /tensor "a"\.dtype is "F8"; expected one of F64, F32/,
     ],
     [
       "bad shape",
-      () => parseSafetensors(build({ a: { dtype: "F32", shape: [-2], data_offsets: [0, 8] } }, eight)),
+      () =>
+        parseSafetensors(build({ a: { dtype: "F32", shape: [-2], data_offsets: [0, 8] } }, eight)),
       RangeError,
       /tensor "a"\.shape is an array of length 1; expected an array of integers >= 0/,
     ],
     [
       "offsets past the end",
-      () => parseSafetensors(build({ a: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, eight)),
+      () =>
+        parseSafetensors(build({ a: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, eight)),
       RangeError,
       /tensor "a"\.data_offsets is \[0,16\]; expected \[begin, end\] with 0 <= begin <= end <= 8/,
     ],
     [
       "size does not match shape",
-      () => parseSafetensors(build({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, eight)),
+      () =>
+        parseSafetensors(build({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, eight)),
       RangeError,
       /tensor "a" has shape \[3\] and dtype F32, which need 12 bytes, but data_offsets \[0, 8\] span 8/,
     ],
     [
       "gap",
-      () => parseSafetensors(build({ a: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, eight)),
+      () =>
+        parseSafetensors(build({ a: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, eight)),
       RangeError,
       /tensor "a" starts at byte 4, which leaves a gap before it \(expected 0\)/,
     ],
@@ -119,24 +147,52 @@ describe("parseSafetensors", () => {
       () =>
         parseSafetensors(
           build(
-            { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } },
+            {
+              a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+              b: { dtype: "F32", shape: [1], data_offsets: [4, 8] },
+            },
             eight,
           ),
         ),
       RangeError,
       /starts at byte 4, which overlaps the previous tensor/,
     ],
-    ["data not covered", () => parseSafetensors(build({}, eight)), RangeError, /the tensors cover 0 bytes, but the data section has 8/],
+    [
+      "data not covered",
+      () => parseSafetensors(build({}, eight)),
+      RangeError,
+      /the tensors cover 0 bytes, but the data section has 8/,
+    ],
     [
       "metadata not strings",
       () => parseSafetensors(build({ __metadata__: { n: 1 }, ...valid }, eight)),
       RangeError,
       /__metadata__\.n is 1; expected a string/,
     ],
-    ["missing tensor", () => parseSafetensors(build(valid, eight)).tensor("b"), RangeError, /SafetensorsFile\.tensor: buffer has no tensor named "b"/],
-    ["name not a string", () => parseSafetensors(build(valid, eight)).tensor(1 as never), TypeError, /name is 1; expected a tensor name/],
-    ["dtype unknown", () => parseSafetensors(build(valid, eight)).tensor("a", { dtype: "int32" as never }), TypeError, /options\.dtype is "int32"/],
-    ["path not a string", () => readSafetensors(3 as never), TypeError, /readSafetensors: path is 3; expected a file path/],
+    [
+      "missing tensor",
+      () => parseSafetensors(build(valid, eight)).tensor("b"),
+      RangeError,
+      /SafetensorsFile\.tensor: buffer has no tensor named "b"/,
+    ],
+    [
+      "name not a string",
+      () => parseSafetensors(build(valid, eight)).tensor(1 as never),
+      TypeError,
+      /name is 1; expected a tensor name/,
+    ],
+    [
+      "dtype unknown",
+      () => parseSafetensors(build(valid, eight)).tensor("a", { dtype: "int32" as never }),
+      TypeError,
+      /options\.dtype is "int32"/,
+    ],
+    [
+      "path not a string",
+      () => readSafetensors(3 as never),
+      TypeError,
+      /readSafetensors: path is 3; expected a file path/,
+    ],
   ];
   for (const [name, run, kind, message] of cases) {
     it(`rejects ${name}`, () => {
