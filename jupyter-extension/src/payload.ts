@@ -24,7 +24,7 @@ export const MAX_WEIGHTS = 2_000_000;
 export interface AttentionHead {
   /** The head's name in the head selector. */
   label: string;
-  /** Row i holds how much query token i attends to each key token. */
+  /** Row i is how much query token i attends to each key token. */
   weights: number[][];
 }
 
@@ -229,7 +229,7 @@ function checkWeights(
  * @throws {PayloadRangeError} when `version` is not 1.
  * @throws {PayloadTypeError} when `title` or `caption` is present and not a string.
  * @throws {PayloadTypeError} when `queryTokens` or `keyTokens` is not an array of strings.
- * @throws {PayloadRangeError} when `queryTokens` or `keyTokens` holds more than 512 tokens.
+ * @throws {PayloadRangeError} when `queryTokens` or `keyTokens` contains more than 512 tokens.
  * @throws {PayloadTypeError} when `layers`, a layer's `heads`, or a label has the wrong kind of value.
  * @throws {PayloadRangeError} when `layers` or a layer's `heads` is empty.
  * @throws {PayloadRangeError} when all heads together hold more than 2,000,000 weights.

@@ -157,7 +157,7 @@ export function cellAt(
   return { query, key };
 }
 
-/** What the user clicked: a query label, a key label or a cell. */
+/** A click target: a query label, a key label or a cell. */
 export type Selection =
   | { kind: 'query'; index: number }
   | { kind: 'key'; index: number }

@@ -79,7 +79,7 @@ async function setTheme(theme: Theme): Promise<void> {
   });
 }
 
-/** The notebook panel on display; JupyterLab keeps earlier tabs in the page, hidden. */
+/** Returns the notebook panel on display. JupyterLab keeps earlier tabs in the page, hidden. */
 function notebook(): Locator {
   return page.locator(".jp-NotebookPanel:visible");
 }
@@ -292,12 +292,59 @@ async function checkValidView(theme: Theme): Promise<void> {
     ),
   ).toBeUndefined();
 
-  // L = 0 says there is nothing to draw.
+  // L = 0 shows that there is nothing to draw.
   const empty = notebook().locator(".jp-DotattnView-empty");
   await empty.waitFor();
   expect(await empty.textContent()).toContain(
     "Nothing to draw: the payload has 0 query tokens and 2 key tokens",
   );
+}
+
+/** Replaces the first cell's output with `data` through JupyterLab's output model, as a display update does. */
+async function setFirstOutput(data: unknown): Promise<void> {
+  await page.evaluate(
+    ({ mime, payload }) => {
+      type OutputModel = { set: (index: number, output: object) => void };
+      const app = (
+        window as unknown as {
+          jupyterapp: {
+            shell: {
+              currentWidget: { content: { widgets: { model: { outputs: OutputModel } }[] } };
+            };
+          };
+        }
+      ).jupyterapp;
+      const outputs = app.shell.currentWidget.content.widgets[0].model.outputs;
+      outputs.set(0, { output_type: "display_data", data: { [mime]: payload }, metadata: {} });
+    },
+    { mime: ATTENTION_MIME_TYPE, payload: data },
+  );
+}
+
+/** Re-renders the first output with new data: the previous view goes, one view or message remains. */
+async function checkRerender(): Promise<void> {
+  const output = notebook().locator(".jp-Cell").first().locator(".jp-DotattnRenderer");
+  // Mark the renderer node: JupyterLab keeps the renderer for an update of the same MIME type
+  // and calls its renderModel again, which must dispose the view it drew before.
+  await output.evaluate((node) => node.setAttribute("data-test-marker", "kept"));
+  const renamed = { ...expected, title: "Re-rendered payload" };
+  await setFirstOutput(renamed);
+  await output.locator('.jp-DotattnView-title:text-is("Re-rendered payload")').waitFor();
+  expect(await output.locator(".jp-DotattnView").count()).toBe(1);
+
+  await setFirstOutput({ ...expected, version: 3 });
+  await output.locator('.jp-DotattnView-error[data-field="version"]').waitFor();
+  expect(await output.locator(".jp-DotattnView").count()).toBe(0);
+  expect(await output.locator(".jp-DotattnView-error").count()).toBe(1);
+
+  await setFirstOutput(expected);
+  await output.locator("canvas.jp-DotattnView-canvas").waitFor();
+  expect(
+    await output.getAttribute("data-test-marker"),
+    "the same renderer drew all three payloads",
+  ).toBe("kept");
+  expect(await output.locator(".jp-DotattnView-error").count()).toBe(0);
+  expect(await output.locator(".jp-DotattnView-title").textContent()).toBe(expected.title);
 }
 
 /** The malformed fixture's outputs in order: failing field and a part of the message. */
@@ -404,6 +451,7 @@ describe("extension in JupyterLab and chromium", () => {
       '.jp-DotattnView[data-color-low]:not([data-color-low="rgb(255, 255, 255)"])',
     );
     await checkValidView("dark");
+    await checkRerender();
   });
 
   it("malformed payloads show the message in dark and light", async () => {

@@ -1,7 +1,7 @@
 // Starts and stops a private JupyterLab server from the repository's .venv for
-// the extension's end-to-end test: 127.0.0.1 only, a random free port, a
-// random token, temporary root, settings, workspace and config directories,
-// and the "Jupyter news" prompt turned off so it does not cover the page.
+// the extension's end-to-end test. It listens on 127.0.0.1 only, with a random
+// free port and token and temporary root, settings, workspace and config
+// directories. The "Jupyter news" prompt is off so that it does not cover the page.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 /** The repository root. */
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
-/** The repository's Python environment, which holds JupyterLab and the extension. */
+/** The repository's Python environment, which contains JupyterLab and the extension. */
 export const VENV_BIN = join(REPO_ROOT, ".venv", "bin");
 
 /** Limit for the server to start; the first start after an install compiles Python bytecode. */
@@ -78,7 +78,7 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
  * Starts `jupyter lab` with `files` copied into a temporary root directory and
  * resolves once the server prints that it is running.
  *
- * @throws {Error} when the server exits or does not start in time; the message holds its log.
+ * @throws {Error} when the server exits or does not start in time; the message contains its log.
  */
 export async function startJupyterLab(files: readonly string[]): Promise<JupyterServer> {
   const workDir = mkdtempSync(join(tmpdir(), "dotattn-jupyterlab-"));

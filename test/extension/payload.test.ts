@@ -13,7 +13,7 @@ import {
 
 type Json = Record<string, unknown>;
 
-/** A valid 3 x 2 payload with 1 layer of 2 heads. */
+/** Returns a valid 3 x 2 payload with 1 layer of 2 heads. */
 function validPayload(): Json {
   return {
     version: 1,
