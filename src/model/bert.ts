@@ -43,7 +43,9 @@ export function readBertConfig(path: string): BertConfig {
     raw = JSON.parse(readFileSync(path, "utf-8")) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof SyntaxError)
-      throw new RangeError(`${where}: ${path} is not valid JSON (${error.message})`);
+      throw new RangeError(`${where}: ${path} is not valid JSON (${error.message})`, {
+        cause: error,
+      });
     throw error;
   }
   const count = (key: string): number => {
@@ -268,8 +270,8 @@ export class BertModel {
    * Runs the encoder on a batch of token ids.
    *
    * @example
-   * const enc = tokenizer.encodeBatch(["a cat", "a dog sat"]);
-   * const { lastHiddenState } = model.forward(enc); // (2, 5, 384)
+   * const { tokenizer, model } = loadMiniLM();
+   * const { lastHiddenState } = model.forward(tokenizer.encodeBatch(["a cat", "a dog sat"])); // (2, 5, 384)
    *
    * @throws {TypeError} when an input is not an array of arrays of numbers or an option is not a boolean.
    * @throws {RangeError} when rows differ in length, L is 0 or above maxPositionEmbeddings, an id is out of

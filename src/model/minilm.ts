@@ -111,7 +111,7 @@ export class MiniLM {
    * Returns sentence embeddings, (N, D) with unit L2 norm; cosine similarity is their dot product.
    *
    * @example
-   * const e = minilm.embed(["A cat sits.", "A kitten is sitting."]); // (2, 384)
+   * const e = loadMiniLM().embed(["A cat sits.", "A kitten is sitting."]); // (2, 384)
    *
    * @throws {TypeError} and {RangeError} as {@link MiniLM.run}.
    */
