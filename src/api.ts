@@ -134,7 +134,7 @@ export function attentionBackward(
   mask?: MaskLike | null,
   options?: AttentionOptions,
 ): AttentionGradients {
-  const call = normalizeAttention("attentionBackward", Q, K, V, mask, options);
+  const call = normalizeAttention("attentionBackward", Q, K, V, mask, options, dOutput);
   const dOut = normalizeOutputGradient(call, dOutput);
   return runBackward(call, dOut);
 }

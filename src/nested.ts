@@ -9,6 +9,9 @@ export type NestedNumberArray = number | readonly NestedNumberArray[];
 /** A boolean or an arbitrarily deep nested array of booleans. */
 export type NestedBooleanArray = boolean | readonly NestedBooleanArray[];
 
+/** Deepest nesting accepted; it also stops an array that contains itself. */
+export const MAX_DEPTH = 64;
+
 /** What a nested array may hold: numbers only, or booleans (read as 1 and 0) too. */
 export type LeafKind = "number" | "number-or-boolean";
 
@@ -16,13 +19,18 @@ export type LeafKind = "number" | "number-or-boolean";
  * Infers the shape of a nested array from its first elements and checks that
  * every sub-array has the same length at the same depth.
  *
- * @throws {TypeError} when an element is neither an array nor an accepted leaf.
- * @throws {RangeError} when the nested array is ragged.
+ * @throws {RangeError} when the nested array is ragged or nested more than MAX_DEPTH levels.
  */
 export function nestedShape(values: unknown, where: string, name: string): number[] {
   const shape: number[] = [];
   let probe: unknown = values;
   while (Array.isArray(probe)) {
+    if (shape.length === MAX_DEPTH) {
+      throw new RangeError(
+        `${where}: ${name} is nested more than ${MAX_DEPTH} levels deep (an array that contains ` +
+          `itself?); expected a nested array with at most ${MAX_DEPTH} dims`,
+      );
+    }
     shape.push(probe.length);
     if (probe.length === 0) break;
     probe = probe[0];

@@ -98,6 +98,7 @@ export function normalizeAttention(
   V: unknown,
   mask: unknown,
   options: unknown,
+  dOutput?: unknown,
 ): AttentionCall {
   // Step 1: read the options, so the dtype of a tensor bias counts below.
   const opts = readOptions(where, options);
@@ -108,6 +109,7 @@ export function normalizeAttention(
     ["K", K],
     ["V", V],
     ["options.bias", opts.bias],
+    ["dOutput", dOutput],
   ]);
   const q = toOperandData(where, "Q", Q, dtype);
   const k = toOperandData(where, "K", K, dtype);
@@ -142,7 +144,7 @@ export function normalizeAttention(
   }
   const batchShape = broadcastShapes(
     [q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2)],
-    ["Q", "K", "V"],
+    [`Q ${formatShape(q.shape)}`, `K ${formatShape(k.shape)}`, `V ${formatShape(v.shape)}`],
     where,
   );
   const target = [...batchShape, L, S];
@@ -167,7 +169,9 @@ export function normalizeAttention(
   const maskOperand =
     mask === undefined || mask === null ? null : toMaskOperand(where, mask, target);
   const biasOperand =
-    opts.bias === undefined ? null : toBiasOperand(where, opts.bias, dtype, target);
+    opts.bias === undefined || opts.bias === null
+      ? null
+      : toBiasOperand(where, opts.bias, dtype, target);
 
   return {
     where,
@@ -211,9 +215,10 @@ function readOptions(where: string, options: unknown): ReadOptions {
       softcap: undefined,
     };
   }
-  if (typeof options !== "object" || Array.isArray(options) || options instanceof Tensor) {
+  const proto = typeof options === "object" ? Object.getPrototypeOf(options) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
     throw new TypeError(
-      `${where}: options is ${formatValue(options)}; expected an object with any of ${OPTION_NAMES.join(", ")}`,
+      `${where}: options is ${formatValue(options)}; expected a plain object with any of ${OPTION_NAMES.join(", ")}`,
     );
   }
   const record = options as Record<string, unknown>;
@@ -448,12 +453,9 @@ function toMaskOperand(where: string, mask: unknown, target: readonly number[]):
     }
   }
 
-  // Step 3: the shape must broadcast to (..., L, S). An empty nested array
-  // cannot carry the dims after its empty one ([[]] reads as [1, 0]), so an
-  // empty nested mask is accepted whenever (..., L, S) is empty too.
-  if (!(mask instanceof Tensor) && data.length === 0 && shapeSize(target) === 0) {
+  // Step 3: the shape must broadcast to (..., L, S).
+  if (isEmptyNested(mask, { data, shape }, target))
     return broadcastOperand(data, [...target], target);
-  }
   checkBroadcastsTo(where, "mask", shape, target);
   return broadcastOperand(data, atLeast2d(shape), target);
 }
@@ -465,6 +467,7 @@ function toBiasOperand(
   target: readonly number[],
 ): Operand {
   const raw = toOperandData(where, "options.bias", bias, dtype);
+  if (isEmptyNested(bias, raw, target)) return broadcastOperand(raw.data, [...target], target);
   for (let i = 0; i < raw.data.length; i++) {
     const x = raw.data[i];
     if (Number.isNaN(x) || x === Infinity) {
@@ -492,6 +495,14 @@ function broadcastOperand(data: TensorData, shape: number[], target: readonly nu
   };
 }
 
+/**
+ * An empty nested array cannot carry the dims after its empty one ([[]] reads
+ * as [1, 0]), so one is accepted wherever the expected shape is empty too.
+ */
+function isEmptyNested(value: unknown, raw: RawOperand, expected: readonly number[]): boolean {
+  return !(value instanceof Tensor) && raw.data.length === 0 && shapeSize(expected) === 0;
+}
+
 function unflatten(flat: number, shape: readonly number[]): number[] {
   const index = new Array<number>(shape.length);
   for (let d = shape.length - 1; d >= 0; d--) {
@@ -504,17 +515,15 @@ function unflatten(flat: number, shape: readonly number[]): number[] {
 /**
  * Validates `dOutput` against the output shape (..., L, Ev) of a call.
  *
- * @throws {TypeError} when it is not a tensor or nested array, or its dtype differs.
+ * @throws {TypeError} when it is not a tensor or nested array.
  * @throws {RangeError} when its shape is not (..., L, Ev).
  */
 export function normalizeOutputGradient(call: AttentionCall, dOutput: unknown): Operand {
-  if (dOutput instanceof Tensor && dOutput.dtype !== call.dtype) {
-    throw new TypeError(
-      `${call.where}: dOutput is ${dOutput.dtype} but Q, K and V are ${call.dtype}; expected one dtype`,
-    );
-  }
   const raw = toOperandData(call.where, "dOutput", dOutput, call.dtype);
   const expected = [...call.batchShape, call.L, call.Ev];
+  if (isEmptyNested(dOutput, raw, expected)) {
+    return describeOperand({ data: raw.data, shape: expected }, call.batchShape);
+  }
   const same = raw.shape.length === expected.length && raw.shape.every((d, i) => d === expected[i]);
   if (!same) {
     throw new RangeError(

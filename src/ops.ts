@@ -29,8 +29,8 @@ export function broadcastShapes(
       } else if (result[r] !== dim) {
         const other = owner[r];
         throw new RangeError(
-          `${where}: the ${what} of ${names[other]} ${formatShape(shapes[other])} and ` +
-            `${names[k]} ${formatShape(shape)} are not broadcastable (dim ${r - ndim} is ` +
+          `${where}: the ${what} ${formatShape(shapes[other])} of ${names[other]} and ` +
+            `${formatShape(shape)} of ${names[k]} are not broadcastable (dim ${r - ndim} is ` +
             `${shapes[other][shapes[other].length - ndim + r]} vs ${dim}); expected each dim ` +
             `to be equal or 1`,
         );
@@ -173,7 +173,12 @@ function leadStrides(shape: readonly number[], matrix: number): number[] {
  */
 export function softmax(x: Tensor, dim = -1): Tensor {
   const where = "softmax";
-  checkTensor(x, where, "x", 1);
+  checkTensor(x, where, "x", 0);
+  if (x.ndim === 0) {
+    // A scalar is a slice of one: softmax gives 1, or 0 for -Infinity.
+    return softmax(x.reshape([1]), 0).reshape([]);
+  }
+
   const axis = normalizeDim(dim, x.ndim, where, "dim");
   const moved = x.transpose(axis, -1).contiguous();
   const width = moved.shape[moved.ndim - 1];

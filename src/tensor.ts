@@ -17,6 +17,9 @@ export interface TensorOptions {
   shape?: readonly number[];
 }
 
+/** Most elements one tensor may hold: 2^32 - 1, the typed array length limit of Node 20 on 64-bit machines. */
+export const MAX_ELEMENTS = 2 ** 32 - 1;
+
 /** Allocates a zero-filled buffer of the given dtype. */
 export function allocate(dtype: DType, size: number): TensorData {
   return dtype === "float32" ? new Float32Array(size) : new Float64Array(size);
@@ -53,13 +56,54 @@ export class Tensor {
   readonly dtype: DType;
   readonly data: TensorData;
 
-  /** Wraps a buffer; the caller guarantees that shape, strides and offset fit `data`. */
+  /**
+   * Wraps a buffer as a tensor of `shape`, read through `strides` from `offset`.
+   *
+   * @throws {TypeError} when `data` is not a Float64Array or Float32Array, or shape or strides are not integers.
+   * @throws {RangeError} when the strides do not match the shape, or an element would lie outside `data`.
+   */
   constructor(
     data: TensorData,
     shape: readonly number[],
     strides: readonly number[] = contiguousStrides(shape),
     offset = 0,
   ) {
+    const where = "new Tensor";
+    if (!(data instanceof Float64Array) && !(data instanceof Float32Array)) {
+      throw new TypeError(
+        `${where}: data is ${formatValue(data)}; expected a Float64Array or a Float32Array`,
+      );
+    }
+    checkShape(shape, where, "shape");
+    if (!Array.isArray(strides) || strides.length !== shape.length) {
+      throw new RangeError(
+        `${where}: strides is ${formatValue(strides)}; expected ${shape.length} integers, one per dim of ${formatShape(shape)}`,
+      );
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new RangeError(`${where}: offset is ${formatValue(offset)}; expected an integer >= 0`);
+    }
+    if (shapeSize(shape) > 0) {
+      let low = offset;
+      let high = offset;
+      for (let d = 0; d < shape.length; d++) {
+        if (!Number.isInteger(strides[d])) {
+          throw new TypeError(
+            `${where}: strides[${d}] is ${formatValue(strides[d])}; expected an integer`,
+          );
+        }
+        const reach = (shape[d] - 1) * strides[d];
+        if (reach < 0) low += reach;
+        else high += reach;
+      }
+      if (low < 0 || high >= data.length) {
+        throw new RangeError(
+          `${where}: shape ${formatShape(shape)} with strides ${formatShape(strides)} and offset ${offset} ` +
+            `reads elements ${low} to ${high}, but data has ${data.length}; expected every element inside data`,
+        );
+      }
+    }
+
     this.data = data;
     this.dtype = data instanceof Float32Array ? "float32" : "float64";
     this.shape = Object.freeze([...shape]);
@@ -100,6 +144,11 @@ export class Tensor {
     }
     let position = this.offset;
     for (let d = 0; d < index.length; d++) {
+      if (typeof index[d] !== "number") {
+        throw new TypeError(
+          `Tensor.get: index[${d}] is ${formatValue(index[d])}; expected an integer`,
+        );
+      }
       const i = index[d] < 0 ? index[d] + this.shape[d] : index[d];
       if (!Number.isInteger(i) || i < 0 || i >= this.shape[d]) {
         throw new RangeError(
@@ -127,7 +176,8 @@ export class Tensor {
 
   /** Returns a flat row-major copy of the elements. */
   toFlat(): TensorData {
-    return this.contiguous().data.slice(this.offset, this.offset + this.size);
+    const source = this.contiguous();
+    return source.data.slice(source.offset, source.offset + this.size);
   }
 
   /**
@@ -216,6 +266,12 @@ function copyStrided(source: Tensor, out: TensorData): void {
 
 /** Resolves a possibly negative dim against `ndim`. */
 export function normalizeDim(dim: number, ndim: number, where: string, name: string): number {
+  if (typeof dim !== "number") {
+    throw new TypeError(`${where}: ${name} is ${formatValue(dim)}; expected an integer`);
+  }
+  if (ndim === 0) {
+    throw new RangeError(`${where}: ${name} is ${dim}, but the tensor has no dims (a scalar)`);
+  }
   const resolved = dim < 0 ? dim + ndim : dim;
   if (!Number.isInteger(dim) || resolved < 0 || resolved >= ndim) {
     throw new RangeError(
@@ -240,7 +296,9 @@ function checkShape(shape: unknown, where: string, name: string): asserts shape 
       `${where}: ${name} is ${formatValue(shape)}; expected an array of integers >= 0`,
     );
   }
-  shape.forEach((dim, d) => {
+  // A plain loop, not forEach, so holes in a sparse array are caught.
+  for (let d = 0; d < shape.length; d++) {
+    const dim: unknown = shape[d];
     if (typeof dim !== "number") {
       throw new TypeError(
         `${where}: ${name}[${d}] is ${formatValue(dim)}; expected an integer >= 0`,
@@ -251,7 +309,32 @@ function checkShape(shape: unknown, where: string, name: string): asserts shape 
         `${where}: ${name}[${d}] is ${formatValue(dim)}; expected an integer >= 0`,
       );
     }
-  });
+  }
+  if (shapeSize(shape) > MAX_ELEMENTS) {
+    throw new RangeError(
+      `${where}: ${name} ${formatShape(shape)} has ${shapeSize(shape)} elements; expected at most ` +
+        `${MAX_ELEMENTS} (2^32 - 1, the longest typed array Node allocates)`,
+    );
+  }
+}
+
+/** Checks that options is a plain object with only `accepted` keys. */
+function checkOptions(options: unknown, where: string, accepted: readonly string[]): void {
+  if (options === undefined) return;
+  const proto =
+    options === null || typeof options !== "object" ? undefined : Object.getPrototypeOf(options);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new TypeError(
+      `${where}: options is ${formatValue(options)}; expected a plain object with any of ${accepted.join(", ")}`,
+    );
+  }
+  for (const key of Object.keys(options as object)) {
+    if (!accepted.includes(key)) {
+      throw new TypeError(
+        `${where}: options.${key} is not an option; expected only ${accepted.join(", ")}`,
+      );
+    }
+  }
 }
 
 /**
@@ -265,7 +348,7 @@ function checkShape(shape: unknown, where: string, name: string): asserts shape 
  * const m = tensor([[true, false], [true, true]]); // 1 and 0
  * const f = tensor(new Float32Array(6), { shape: [2, 3] });
  *
- * @throws {TypeError} when `values` is not an array, typed array or number, or an element is not a number or boolean.
+ * @throws {TypeError} when `values` is not an array, typed array or number, an element is not a number or boolean, or options is not a plain object of known keys.
  * @throws {RangeError} when nested arrays are ragged or `options.shape` does not match the element count.
  */
 export function tensor(
@@ -273,9 +356,7 @@ export function tensor(
   options: TensorOptions = {},
 ): Tensor {
   const where = "tensor";
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`${where}: options is ${formatValue(options)}; expected an object`);
-  }
+  checkOptions(options, where, ["dtype", "shape"]);
   if (options.shape !== undefined) checkShape(options.shape, where, "options.shape");
 
   if (values instanceof Float64Array || values instanceof Float32Array) {
@@ -318,11 +399,12 @@ export function tensor(
 /**
  * Creates a tensor filled with zeros.
  *
- * @throws {TypeError} when `shape` is not an array or `options.dtype` is unknown.
- * @throws {RangeError} when a dim is negative or not an integer.
+ * @throws {TypeError} when `shape` is not an array, options is not a plain object of known keys, or `options.dtype` is unknown.
+ * @throws {RangeError} when a dim is negative or not an integer, or the shape has more than MAX_ELEMENTS elements.
  */
 export function zeros(shape: readonly number[], options: { dtype?: DType } = {}): Tensor {
   checkShape(shape, "zeros", "shape");
+  checkOptions(options, "zeros", ["dtype"]);
   const dtype = options.dtype ?? "float64";
   checkDType(dtype, "zeros", "options.dtype");
   return new Tensor(allocate(dtype, shapeSize(shape)), shape);
@@ -339,7 +421,7 @@ export function zeros(shape: readonly number[], options: { dtype?: DType } = {})
  * @example
  * const q = randn([2, 4, 8], { seed: 0 }); // (batch 2, L 4, E 8)
  *
- * @throws {TypeError} when `shape` is not an array, the seed is not a number or the dtype is unknown.
+ * @throws {TypeError} when `shape` is not an array, options is not a plain object of known keys, the seed is not a number or the dtype is unknown.
  * @throws {RangeError} when a dim is negative or fractional, or the seed is not an integer in [0, 2^32).
  */
 export function randn(
@@ -348,6 +430,7 @@ export function randn(
 ): Tensor {
   const where = "randn";
   checkShape(shape, where, "shape");
+  checkOptions(options, where, ["seed", "dtype"]);
   const dtype = options.dtype ?? "float64";
   checkDType(dtype, where, "options.dtype");
   let seed = options.seed;

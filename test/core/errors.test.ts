@@ -76,7 +76,7 @@ describe("shapes", () => {
     expectError(
       () => scaledDotProductAttention(Q, randn([3, 5, 4]), V),
       RangeError,
-      "leading dims of Q [2] and K [3]",
+      "leading dims [2] of Q [2, 3, 4] and [3] of K [3, 5, 4]",
       "not broadcastable",
       "equal or 1",
     );
@@ -318,7 +318,7 @@ describe("kinds", () => {
     expectError(
       () => attentionBackward(Q, K, V, randn([2, 3, 6], { dtype: "float32" })),
       TypeError,
-      "dOutput is float32 but Q, K and V are float64",
+      "Q is float64 but dOutput is float32",
     );
   });
 
@@ -345,7 +345,7 @@ describe("kinds", () => {
       () => scaledDotProductAttention(Q, K, V, null, true as unknown as object),
       TypeError,
       "options is true",
-      "expected an object",
+      "expected a plain object",
     );
   });
 
@@ -365,5 +365,56 @@ describe("kinds", () => {
       "options.isCausal is 1",
       "true or false",
     );
+  });
+});
+
+describe("unusual values a user may pass", () => {
+  it("rejects a nested array that contains itself", () => {
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    expectError(
+      () => scaledDotProductAttention(cyclic as number[][], K, V),
+      RangeError,
+      "Q is nested more than 64 levels deep",
+    );
+    expectError(
+      () => tensor(cyclic as number[]),
+      RangeError,
+      "values is nested more than 64 levels deep",
+    );
+  });
+
+  it("rejects options given as a Map", () => {
+    const options = new Map([["isCausal", true]]) as unknown as object;
+    expectError(
+      () => scaledDotProductAttention(Q, K, V, null, options),
+      TypeError,
+      "options is a Map",
+      "plain object",
+    );
+  });
+
+  it("treats options.bias = null as no bias", () => {
+    const withNull = scaledDotProductAttention(Q, K, V, null, {
+      bias: null as unknown as undefined,
+    });
+    expect(withNull.output.toArray()).toEqual(scaledDotProductAttention(Q, K, V).output.toArray());
+  });
+
+  it("nested inputs take a float32 dOutput's dtype", () => {
+    const q = randn([2, 3], { seed: 1 }).toArray() as number[][];
+    const v = randn([2, 1], { seed: 2 }).toArray() as number[][];
+    const { dQ } = attentionBackward(q, q, v, randn([2, 1], { seed: 3, dtype: "float32" }));
+    expect(dQ.dtype).toBe("float32");
+  });
+
+  it("accepts empty nested bias and dOutput when L = 0", () => {
+    const empty = randn([0, 4]);
+    const keys = randn([3, 4]);
+    const values = randn([3, 2]);
+    expect(scaledDotProductAttention(empty, keys, values, null, { bias: [] }).output.shape).toEqual(
+      [0, 2],
+    );
+    expect(attentionBackward(empty, keys, values, []).dQ.shape).toEqual([0, 4]);
   });
 });

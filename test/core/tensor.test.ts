@@ -161,7 +161,7 @@ describe("randn", () => {
   });
 
   it("has mean near 0 and variance near 1", () => {
-    const x = randn([20000], { seed: 7 }).data;
+    const x = Array.from(randn([20000], { seed: 7 }).data);
     const mean = x.reduce((a, b) => a + b, 0) / x.length;
     const variance = x.reduce((a, b) => a + (b - mean) ** 2, 0) / x.length;
     expect(Math.abs(mean)).toBeLessThan(0.03);
@@ -177,5 +177,71 @@ describe("randn", () => {
   it("creates float32 tensors", () => {
     expect(randn([2], { seed: 1, dtype: "float32" })).toBeInstanceOf(Tensor);
     expect(randn([2], { seed: 1, dtype: "float32" }).dtype).toBe("float32");
+  });
+});
+
+describe("rejected tensor arguments", () => {
+  it("rejects a hole in a sparse shape", () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => zeros([2, , 3])).toThrow(TypeError);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => randn([2, , 3], { seed: 1 })).toThrow(
+      "randn: shape[1] is undefined; expected an integer >= 0",
+    );
+  });
+
+  it("rejects unknown option names", () => {
+    expect(() => randn([2], { Seed: 1 } as object)).toThrow(
+      "randn: options.Seed is not an option; expected only seed, dtype",
+    );
+    expect(() => tensor([1], { dtyp: "float32" } as object)).toThrow(TypeError);
+  });
+
+  it("rejects options that are not a plain object", () => {
+    expect(() => zeros([2], "float32" as object)).toThrow(
+      'zeros: options is "float32"; expected a plain object with any of dtype',
+    );
+    expect(() => randn([2], null as unknown as object)).toThrow(TypeError);
+  });
+
+  it("rejects a shape too large to allocate", () => {
+    expect(() => zeros([2 ** 40])).toThrow(
+      "zeros: shape [1099511627776] has 1099511627776 elements; expected at most 4294967295",
+    );
+  });
+
+  it("rejects an index that is not a number", () => {
+    expect(() => tensor([[1, 2]]).get("1" as unknown as number, 0)).toThrow(
+      'Tensor.get: index[0] is "1"; expected an integer',
+    );
+    expect(() => tensor([[1, 2]]).transpose(null as unknown as number, 1)).toThrow(TypeError);
+    expect(() => softmax(tensor([1, 2]), "0" as unknown as number)).toThrow(TypeError);
+  });
+
+  it("rejects transposing a scalar", () => {
+    expect(() => tensor(5).transpose()).toThrow(
+      "Tensor.transpose: dim0 is -2, but the tensor has no dims (a scalar)",
+    );
+  });
+
+  it("softmax of a scalar is 1", () => {
+    expect(softmax(tensor(5)).toArray()).toBe(1);
+  });
+
+  it("the constructor rejects data that is not a float typed array", () => {
+    expect(() => new Tensor(new Int32Array([1, 2]) as unknown as Float64Array, [2])).toThrow(
+      "new Tensor: data is a Int32Array",
+    );
+  });
+
+  it("the constructor rejects a shape larger than the data", () => {
+    expect(() => new Tensor(new Float64Array(2), [3])).toThrow(
+      "reads elements 0 to 2, but data has 2",
+    );
+  });
+
+  it("toFlat respects the offset of a view", () => {
+    const view = new Tensor(new Float64Array([0, 1, 2, 3, 4]), [2], [1], 3);
+    expect(Array.from(view.toFlat())).toEqual([3, 4]);
   });
 });
