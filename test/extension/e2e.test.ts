@@ -347,6 +347,40 @@ async function checkRerender(): Promise<void> {
   expect(await output.locator(".jp-DotattnView-title").textContent()).toBe(expected.title);
 }
 
+/** Draws a [512, 512] payload, the largest allowed side, into the first output and reads one cell back. */
+async function checkLargePayload(): Promise<void> {
+  const side = 512;
+  const tokens = Array.from({ length: side }, (_, index) => `token${index}`);
+  const weights = tokens.map((_, i) => tokens.map((_, j) => ((7 * i + 13 * j) % 100) / 100));
+  await setFirstOutput({
+    version: 1,
+    title: "512 x 512",
+    queryTokens: tokens,
+    keyTokens: tokens,
+    layers: [{ heads: [{ weights }] }],
+  });
+  const view = notebook().locator(".jp-Cell").first().locator(".jp-DotattnView");
+  await view.locator('.jp-DotattnView-title:text-is("512 x 512")').waitFor();
+  const canvas = view.locator("canvas.jp-DotattnView-canvas");
+  const box = await canvas.boundingBox();
+  const cellSize = (box as { width: number }).width / side;
+  expect(cellSize).toBe(3);
+  // Cells of 3 px leave no room for labels, so they are hidden and the hover text names the tokens.
+  expect(
+    await view
+      .locator(".jp-DotattnView-keyLabel")
+      .first()
+      .evaluate((node) => getComputedStyle(node).visibility),
+  ).toBe("hidden");
+  const [query, key] = [50, 60];
+  const hover = await hoverCell(view, cellSize, query, key);
+  expect(hover.weight).toBe(weights[query][key]);
+  expect(hover.text).toBe(
+    `query ${query} "token${query}" → key ${key} "token${key}": ${weights[query][key].toFixed(4)}`,
+  );
+  await view.screenshot({ path: join(SCREENSHOT_DIR, "large-512.png") });
+}
+
 /** The malformed fixture's outputs in order: failing field and a part of the message. */
 const MALFORMED_CASES = [
   {
@@ -359,6 +393,7 @@ const MALFORMED_CASES = [
     detail: "expected a finite number in [0, 1], got 1.5",
   },
   { field: "keyTokens[1]", detail: "expected a string, got number 7" },
+  { field: "queryTokens", detail: "expected at most 512 tokens, got 600" },
 ];
 
 async function checkMalformed(theme: Theme): Promise<void> {
@@ -452,6 +487,7 @@ describe("extension in JupyterLab and chromium", () => {
     );
     await checkValidView("dark");
     await checkRerender();
+    await checkLargePayload();
   });
 
   it("malformed payloads show the message in dark and light", async () => {
