@@ -46,9 +46,9 @@ export interface LoadStateDictOptions {
 /** Options of {@link MultiHeadAttention.forward}. */
 export interface MultiHeadForwardOptions {
   /**
-   * Keep-mask (true/1 keeps) broadcastable to (N, H, L, S), or (H, L, S) for
-   * unbatched inputs; an (L, S) mask applies to every batch entry and head.
-   * Note the sense: PyTorch's boolean `attn_mask` uses true for "masked".
+   * Keep-mask (true/1 keeps) broadcastable to (N, H, L, S), or to (H, L, S)
+   * for unbatched inputs. An (L, S) mask applies to every batch entry and head.
+   * PyTorch's boolean `attn_mask` has the opposite sense (true masks).
    */
   mask?: MaskLike | null;
   /**
@@ -98,10 +98,10 @@ const CONSTRUCTOR_OPTION_NAMES = new Set([
  * and g the key/value head of query head h. The heads run as a batch dim of
  * {@link scaledDotProductAttention}, with scale 1/sqrt(Dh).
  *
- * Differences from `torch.nn.MultiheadAttention`: no dropout (inference
- * only), masks are keep-masks, key and value must have feature size E, and a
- * query whose every key is masked gets output 0 (from the output projection's
- * bias only) and weights 0, where PyTorch gives NaN.
+ * Differences from `torch.nn.MultiheadAttention`: there is no dropout
+ * (inference only), masks are keep-masks, and key and value must have feature
+ * size E. A query whose every key is masked gets weights 0, so its output is
+ * the output projection's bias, where PyTorch gives NaN.
  *
  * @example
  * const mha = new MultiHeadAttention({ embedDim: 8, numHeads: 2, seed: 1 });
@@ -418,7 +418,7 @@ export class MultiHeadAttention {
    * @throws {TypeError} when an input is not a tensor or nested arrays, a tensor's dtype differs from the module's,
    *   options is not an object, an option name is unknown or an option has the wrong type.
    * @throws {RangeError} when query is not 2-d or 3-d, key or value differ from it in dims or batch size,
-   *   a feature size is not E, key and value differ in S, or a mask does not broadcast or holds values other than 0 and 1.
+   *   a feature size is not E, key and value differ in S, or a mask does not broadcast or contains values other than 0 and 1.
    */
   forward(
     query: TensorLike,
@@ -737,6 +737,7 @@ function buildKeepMask(
   where: string,
 ): { tensor: Tensor; perHead: boolean } | null {
   if (mask === null && keyMask === null) return null;
+
   const target = batched ? [N, H, L, S] : [H, L, S];
   const targetText = batched
     ? `(N, H, L, S) = ${formatShape(target)}`
@@ -769,6 +770,7 @@ function buildKeepMask(
     maskData = contiguous.data;
     maskStrides = strides;
   }
+
   let keyData: TensorData | null = null;
   if (keyMask !== null) {
     const km = toMaskTensor(keyMask, where, "options.keyMask");
@@ -780,6 +782,8 @@ function buildKeepMask(
     }
     keyData = km.contiguous().data;
   }
+
+  // Combine: a key is kept when the mask keeps it and it is not padding.
   const heads = perHead ? H : 1;
   const out = new Float64Array(N * heads * L * S);
   for (let n = 0; n < N; n++) {
@@ -810,7 +814,7 @@ function toMaskTensor(mask: MaskLike, where: string, name: string): Tensor {
   for (let i = 0; i < data.length; i++) {
     if (data[i] !== 0 && data[i] !== 1) {
       throw new RangeError(
-        `${where}: ${name} holds ${formatValue(data[i])} at flat index ${i}; expected a keep-mask of true/false or 1/0 ` +
+        `${where}: ${name} contains ${formatValue(data[i])} at flat index ${i}; expected a keep-mask of true/false or 1/0 ` +
           `(an additive 0/-Infinity mask is not a keep-mask)`,
       );
     }

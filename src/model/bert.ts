@@ -275,7 +275,7 @@ export class BertModel {
    *
    * @throws {TypeError} when an input is not an array of arrays of numbers or an option is not a boolean.
    * @throws {RangeError} when rows differ in length, L is 0 or above maxPositionEmbeddings, an id is out of
-   *   range, the attention mask holds values other than 0 and 1, or shapes of the inputs differ.
+   *   range, the attention mask contains values other than 0 and 1, or shapes of the inputs differ.
    */
   forward(inputs: BertInputs, options: BertForwardOptions = {}): BertOutput {
     const where = "BertModel.forward";

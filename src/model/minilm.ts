@@ -217,6 +217,7 @@ export function attentionsToPayload(
   }
   if (attentions.length === 0)
     throw new RangeError(`${where}: attentions is empty; expected one tensor per layer`);
+
   const L = tokens.length;
   const first = attentions[0];
   const H = first.shape[first.ndim - 3];
@@ -236,6 +237,7 @@ export function attentionsToPayload(
   });
   const layers = checkIndices(options.layers, attentions.length, where, "options.layers");
   const heads = checkIndices(options.heads, H, where, "options.heads");
+
   const payload: AttentionPayload = {
     version: 1,
     queryTokens: [...tokens],
@@ -315,6 +317,7 @@ export function loadMiniLM(options: LoadMiniLMOptions = {}): MiniLM {
       `${where}: options.dtype is ${formatValue(dtype)}; expected "float64" or "float32"`,
     );
   }
+
   const directory = findMiniLMDir(options.directory);
   const pooling = readOptionalJson(join(directory, "1_Pooling", "config.json"));
   if (pooling !== null && pooling.pooling_mode_mean_tokens !== true) {
@@ -322,12 +325,14 @@ export function loadMiniLM(options: LoadMiniLMOptions = {}): MiniLM {
       `${where}: ${join(directory, "1_Pooling", "config.json")} does not select mean pooling; only mean pooling is supported`,
     );
   }
+
   const sentenceConfig = readOptionalJson(join(directory, "sentence_bert_config.json"));
   const config = readBertConfig(join(directory, "config.json"));
   const maxSeqLength =
     typeof sentenceConfig?.max_seq_length === "number"
       ? Math.min(sentenceConfig.max_seq_length, config.maxPositionEmbeddings)
       : config.maxPositionEmbeddings;
+
   const tokenizer = BertTokenizer.fromDirectory(directory);
   const model = BertModel.fromSafetensors(
     readSafetensors(join(directory, "model.safetensors")),

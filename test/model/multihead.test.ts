@@ -330,7 +330,7 @@ describe("MultiHeadAttention errors", () => {
           ],
         }),
       RangeError,
-      /options\.mask holds -Infinity at flat index 1; expected a keep-mask/,
+      /options\.mask contains -Infinity at flat index 1; expected a keep-mask/,
     ],
     [
       "keyMask wrong shape",
