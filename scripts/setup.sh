@@ -12,6 +12,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 
+# The repository's package.json says "type": "module", which Node would apply
+# to JavaScript files inside .venv too (jupyter_builder ships CommonJS ones).
+printf '{ "type": "commonjs" }\n' > "$venv/package.json"
+
 # Pinned so that a fresh machine gets what the tests were written against.
 "$py" -m pip install --quiet --disable-pip-version-check \
   "jupyterlab==4.6.6" "nbconvert==7.17.2" "nbclient>=0.10,<0.11" "nbformat>=5.10" \
