@@ -88,6 +88,12 @@ TOKENIZER_STRINGS = SENTENCES + [
     "ｆｕｌｌｗｉｄｔｈ ＡＢＣ",
     "e\u0301 combining acute, n\u0303 tilde",
     "word " * 300,
+    "ΟΔΟΣ ΟΔΟΣ.",
+    "İstanbul",
+    "ﬁne ligature, Ⅻ roman",
+    "x\u0085y a\u2028b tab\u000bvt\u000cff",
+    "a\ue000b a\u0378b a\uffffb a\U0010ffffb a\U000e0001b a\u00adb",
+    "Ǆ title, Ｈello",
 ]
 
 

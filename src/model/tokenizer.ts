@@ -65,7 +65,12 @@ export interface EncodeOptions {
   truncation?: boolean;
 }
 
-const CONTROL = /\p{C}/u;
+// Characters that cleaning removes: control, format, private-use and surrogate
+// code points. Unassigned code points (Cn) stay, as in Hugging Face's tokenizer.
+// NOTE: the categories come from the JavaScript engine's Unicode tables, so a
+// character assigned in a newer Unicode version than Hugging Face's (such as
+// U+0890, a format character since Unicode 14) can be removed here but kept there.
+const CONTROL = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/u;
 const NONSPACING_MARK = /\p{Mn}/gu;
 const UNICODE_PUNCTUATION = /\p{P}/u;
 // Rust's char::is_whitespace (the Unicode White_Space property); \s adds U+FEFF,
@@ -256,7 +261,9 @@ export class BertTokenizer {
       else out += char;
     }
     if (this.options.stripAccents) out = out.normalize("NFD").replace(NONSPACING_MARK, "");
-    if (this.options.lowercase) out = out.toLowerCase();
+    // Lowercase one code point at a time: String.prototype.toLowerCase would turn a
+    // word-final capital sigma into final sigma, which Hugging Face's tokenizer does not.
+    if (this.options.lowercase) out = Array.from(out, (char) => char.toLowerCase()).join("");
     return out;
   }
 
