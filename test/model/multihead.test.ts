@@ -128,6 +128,40 @@ describe("MultiHeadAttention behaviour", () => {
     assertClose("head 1 weights", fromNested(head1.map((n) => n[1])), view(expected), TIGHT);
   });
 
+  it("GQA equals MHA with repeated key/value heads", () => {
+    const gqa = new MultiHeadAttention({ embedDim: 8, numHeads: 4, numKeyValueHeads: 2, seed: 6 });
+    // Query head h uses key/value head floor(h / 2): repeat each 2-row block of W_k and W_v twice.
+    const repeatHeads = (w: Tensor) => {
+      const rows = w.toArray() as number[][];
+      return [0, 0, 1, 1].flatMap((g) => rows.slice(g * 2, g * 2 + 2));
+    };
+    const full = MultiHeadAttention.fromStateDict(
+      {
+        "query.weight": gqa.queryWeight,
+        "key.weight": repeatHeads(gqa.keyWeight),
+        "value.weight": repeatHeads(gqa.valueWeight),
+        "output.dense.weight": gqa.outputWeight,
+        "query.bias": randn([8], { seed: 1 }),
+        "key.bias": new Array(8).fill(0),
+        "value.bias": new Array(8).fill(0),
+        "output.dense.bias": new Array(8).fill(0),
+      },
+      { numHeads: 4 },
+    );
+    gqa.queryBias = full.queryBias;
+    const q = randn([2, 3, 8], { seed: 7 });
+    const kv = randn([2, 5, 8], { seed: 8 });
+    // A different keep-mask per head, so that a wrong head-to-group mapping shows.
+    const mask = [0, 1, 2, 3].map((h) =>
+      [0, 1, 2].map((i) => [0, 1, 2, 3, 4].map((j) => (i + j + h) % 3 !== 0)),
+    );
+    const expected = full.forward(q, kv, kv, { mask: [mask] });
+    const actual = gqa.forward(q, kv, kv, { mask: [mask] });
+    expect(full.numKeyValueHeads).toBe(4);
+    assertClose("GQA output", view(actual.output), view(expected.output), TIGHT);
+    assertClose("GQA weights", view(actual.weights!), view(expected.weights!), TIGHT);
+  });
+
   it("unbatched equals batch of one", () => {
     const mha = new MultiHeadAttention({ embedDim: 4, numHeads: 2, seed: 1 });
     const q = randn([3, 4], { seed: 1 });
