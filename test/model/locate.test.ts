@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import { afterEach, describe, expect, it } from "vitest";
 
@@ -63,5 +64,34 @@ describe("findMiniLMDir", () => {
     expect(() => findMiniLMDir(42 as never)).toThrow(
       /findMiniLMDir: directory is 42; expected a path/,
     );
+  });
+});
+
+const builtLocator = join(import.meta.dirname, "..", "..", "dist", "model", "locate.js");
+
+describe.runIf(existsSync(builtLocator))("findMiniLMDir outside the repository", () => {
+  it("explains how to install when nothing is found", () => {
+    // A copy of the built module in a temporary directory has no .venv above it, and
+    // PATH holds only node's directory, so no python3 can report the package either.
+    const dir = mkdtempSync(join(tmpdir(), "dotattn-nomodel-"));
+    try {
+      cpSync(join(import.meta.dirname, "..", "..", "dist"), join(dir, "dist"), { recursive: true });
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+      const script =
+        'import { findMiniLMDir } from "./dist/model/locate.js";' +
+        "try { findMiniLMDir(); console.log('found'); } catch (e) { console.log(e.constructor.name + ': ' + e.message); }";
+      const env = { PATH: dirname(process.execPath), HOME: dir };
+      const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: dir,
+        env,
+        encoding: "utf-8",
+      });
+      expect(output).toMatch(/^Error: findMiniLMDir: all-MiniLM-L6-v2 was not found/);
+      expect(output).toMatch(/asked python3/);
+      expect(output).toMatch(/bash scripts\/setup\.sh/);
+      expect(output).toMatch(/DOTATTN_MINILM_DIR/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
