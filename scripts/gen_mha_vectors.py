@@ -4,7 +4,7 @@ Run from the repository root with the torch environment:
 
     .venv-torch/bin/python scripts/gen_mha_vectors.py
 
-Writes test/fixtures/model/mha-vectors.json. Each case holds a state dict
+Writes test/fixtures/model/mha-vectors.json. Each case contains a state dict
 (nested lists), the inputs, the forward options in dotattn's terms (keep-masks:
 true keeps) and PyTorch's output and attention weights. Three layouts:
 
