@@ -11,6 +11,7 @@ export default tseslint.config(
       ".venv-torch/",
       "jupyter-extension/",
       "coverage/",
+      ".example-*.mjs",
     ],
   },
   js.configs.recommended,

@@ -183,9 +183,9 @@ describe("randn", () => {
 describe("rejected tensor arguments", () => {
   it("rejects a hole in a sparse shape", () => {
     // eslint-disable-next-line no-sparse-arrays
-    expect(() => zeros([2, , 3])).toThrow(TypeError);
+    expect(() => zeros([2, , 3] as number[])).toThrow(TypeError);
     // eslint-disable-next-line no-sparse-arrays
-    expect(() => randn([2, , 3], { seed: 1 })).toThrow(
+    expect(() => randn([2, , 3] as number[], { seed: 1 })).toThrow(
       "randn: shape[1] is undefined; expected an integer >= 0",
     );
   });
@@ -198,7 +198,7 @@ describe("rejected tensor arguments", () => {
   });
 
   it("rejects options that are not a plain object", () => {
-    expect(() => zeros([2], "float32" as object)).toThrow(
+    expect(() => zeros([2], "float32" as unknown as object)).toThrow(
       'zeros: options is "float32"; expected a plain object with any of dtype',
     );
     expect(() => randn([2], null as unknown as object)).toThrow(TypeError);
