@@ -1,74 +1,183 @@
-// Attention that never allocates an L x S buffer: each query row walks the
-// keys in blocks and keeps a running maximum and a running sum of
-// exponentials (the online softmax), rescaling its partial output whenever
-// the maximum grows.
+// Attention that never allocates an L x S buffer (FlashAttention's tiling on
+// a CPU): queries go through in tiles of QUERY_TILE rows, keys in blocks of
+// KEY_BLOCK. Each query row keeps a running maximum, a running sum of
+// exponentials and a partial output (the online softmax), and rescales them
+// whenever its maximum grows. Key blocks outside the causal/window band of a
+// query tile are skipped, and within a block each 4-row register tile reads
+// only the keys in its own band.
+//
+// Extra memory is O(QUERY_TILE * (E + Ev) + KEY_BLOCK * (E + Ev)) plus one
+// byte per key block for the finiteness of V, whatever L and S are.
 //
 // Dimension legend: Q (..., L, E), K (..., S, E), V (..., S, Ev).
 
 import type { AttentionCall } from "../normalize.js";
 import { allocate, Tensor } from "../tensor.js";
-import { keepRow, logitsRow } from "./rows.js";
+import { dotTile, expNonPositive, TILE_ROWS, weightTile } from "./blocked.js";
+import { keepRow, weightValues } from "./rows.js";
+import { loadQueryRows, maskLogits, operandRows, transposeRows, valuesFinite } from "./tile.js";
+import type { RowStats, RowView } from "./tile.js";
 
-/** Keys per block; the extra memory of a call is O(KEY_BLOCK + Ev). */
-export const KEY_BLOCK = 128;
+/** Keys per block. */
+export const KEY_BLOCK = 64;
+
+/** Query rows per tile: the tile's Q rows and one K block stay in cache together. */
+export const QUERY_TILE = 64;
 
 /** Runs a normalized call with the online softmax; returns the output (..., L, Ev). */
 export function runMemoryEfficient(call: AttentionCall): Tensor {
-  const { batch, L, S, Ev, dtype, v } = call;
+  const { batch, L, S, Ev, dtype } = call;
   const output = allocate(dtype, batch * L * Ev);
-  const block = Math.max(1, Math.min(KEY_BLOCK, S));
-  const keep = new Uint8Array(block);
-  const logits = new Float64Array(block);
-  const acc = new Float64Array(Ev);
+  if (L > 0 && S > 0) attendBatchesOnline(call, 0, batch, output);
+  return new Tensor(output, [...call.batchShape, L, Ev]);
+}
 
-  for (let b = 0; b < batch; b++) {
-    const vBase = v.offsets[b];
-    for (let i = 0; i < L; i++) {
-      let runningMax = -Infinity;
-      let runningSum = 0;
-      let keptTotal = 0;
+/** Computes batches `b0 .. b1` of a call into the zero-filled `output` (..., L, Ev). */
+export function attendBatchesOnline(
+  call: AttentionCall,
+  b0: number,
+  b1: number,
+  output: Float64Array | Float32Array,
+): void {
+  const { L, S, E, Ev, k, v } = call;
+  const tileRows = Math.min(QUERY_TILE, Math.ceil(L / TILE_ROWS) * TILE_ROWS);
+  const block = Math.min(KEY_BLOCK, S);
+  const blocks = Math.ceil(S / block);
+
+  const queries = new Float64Array(tileRows * E);
+  const runningMax = new Float64Array(tileRows);
+  const runningSum = new Float64Array(tileRows);
+  const keptTotal = new Float64Array(tileRows);
+  const acc = new Float64Array(tileRows * Ev);
+  const probabilities = new Float64Array(TILE_ROWS * block); // (TILE_ROWS, block)
+  const keyBuffer = new Float64Array(k.data instanceof Float64Array ? 0 : block * E);
+  const valuesT = new Float64Array(Ev * block); // a V block transposed, (Ev, block)
+  const keys: RowView = { data: keyBuffer, base: 0 };
+  const finiteBlocks = new Uint8Array(blocks);
+  const keep = new Uint8Array(block);
+  const stats: RowStats = { kept: 0, max: 0 };
+
+  for (let b = b0; b < b1; b++) {
+    for (let n = 0; n < blocks; n++) {
+      finiteBlocks[n] = valuesFinite(call, b, n * block, Math.min(S, (n + 1) * block)) ? 1 : 0;
+    }
+
+    for (let t0 = 0; t0 < L; t0 += tileRows) {
+      const rowsInTile = Math.min(tileRows, L - t0);
+      const lo = Math.max(0, t0 + call.offset - call.windowLeft);
+      const hi = Math.min(S - 1, t0 + rowsInTile - 1 + call.offset + call.windowRight);
+      if (lo > hi) continue; // every row fully masked: output stays 0
+
+      loadQueryRows(call, b, t0, rowsInTile, queries, 0);
+      runningMax.fill(-Infinity);
+      runningSum.fill(0);
+      keptTotal.fill(0);
       acc.fill(0);
 
-      // Only blocks that overlap the causal/window band can hold kept keys.
-      const bandLo = Math.max(0, i + call.offset - call.windowLeft);
-      const bandHi = Math.min(S - 1, i + call.offset + call.windowRight);
-      const firstBlock = Math.floor(bandLo / block) * block;
+      for (let j0 = Math.floor(lo / block) * block; j0 <= hi; j0 += block) {
+        const j1 = Math.min(S, j0 + block);
+        operandRows(k, b, E, j0, j1, keyBuffer, keys);
+        transposeRows(v, b, Ev, j0, j1, valuesT);
+        const finite = finiteBlocks[j0 / block] === 1;
 
-      for (let j0 = firstBlock; j0 <= bandHi; j0 += block) {
-        const count = Math.min(block, S - j0);
-        const kept = keepRow(call, b, i, j0, count, keep);
-        if (kept === 0) continue;
-        keptTotal += kept;
-        logitsRow(call, b, i, j0, count, keep, logits);
+        for (let u = 0; u < rowsInTile; u += TILE_ROWS) {
+          const rows = Math.min(TILE_ROWS, rowsInTile - u);
+          const i0 = t0 + u;
+          const tileLo = Math.max(j0, i0 + call.offset - call.windowLeft);
+          const tileHi = Math.min(j1 - 1, i0 + rows - 1 + call.offset + call.windowRight);
+          if (tileLo > tileHi) continue;
 
-        let blockMax = -Infinity;
-        for (let t = 0; t < count; t++)
-          if (keep[t] !== 0 && logits[t] > blockMax) blockMax = logits[t];
-        // NOTE: kept logits that are all NaN or -Infinity make the row NaN, as
-        // in the exact path; that is overflow or bad input, not masking.
-        const newMax =
-          blockMax > runningMax ? blockMax : runningMax === -Infinity ? NaN : runningMax;
+          // probabilities[r * block + (j - j0)] for keys j in tileLo ..= tileHi.
+          const base = -j0;
+          dotTile(
+            queries,
+            u * E,
+            E,
+            keys.data,
+            keys.base,
+            E,
+            E,
+            tileLo,
+            tileHi + 1,
+            probabilities,
+            base,
+            block,
+            false,
+          );
 
-        const rescale = Math.exp(runningMax - newMax);
-        if (rescale !== 1) {
-          runningSum *= rescale;
-          for (let e = 0; e < Ev; e++) acc[e] *= rescale;
+          for (let r = 0; r < TILE_ROWS; r++) {
+            const rowBase = r * block + base;
+            if (r >= rows) {
+              probabilities.fill(0, rowBase + tileLo, rowBase + tileHi + 1);
+              continue;
+            }
+            const row = u + r;
+            maskLogits(call, b, i0 + r, probabilities, rowBase, tileLo, tileHi, stats);
+            if (stats.kept === 0) {
+              probabilities.fill(0, rowBase + tileLo, rowBase + tileHi + 1);
+              continue;
+            }
+            keptTotal[row] += stats.kept;
+
+            // NOTE: kept logits that are all NaN or -Infinity make the row NaN,
+            // as in the exact path; that is overflow or bad input, not masking.
+            const previous = runningMax[row];
+            const max = stats.max > previous ? stats.max : previous === -Infinity ? NaN : previous;
+            const rescale = Math.exp(previous - max);
+            if (rescale !== 1) {
+              runningSum[row] *= rescale;
+              for (let e = row * Ev; e < (row + 1) * Ev; e++) acc[e] *= rescale;
+            }
+            let sum = 0;
+            for (let j = rowBase + tileLo; j <= rowBase + tileHi; j++) {
+              const p = expNonPositive(probabilities[j] - max);
+              probabilities[j] = p;
+              sum += p;
+            }
+            runningSum[row] += sum;
+            runningMax[row] = max;
+          }
+
+          if (finite) {
+            weightTile(
+              probabilities,
+              base,
+              block,
+              valuesT,
+              -j0,
+              j1 - j0,
+              Ev,
+              tileLo,
+              tileHi + 1,
+              acc,
+              u * Ev,
+            );
+          } else {
+            // Non-finite V in this block: skip masked keys one by one.
+            for (let r = 0; r < rows; r++) {
+              keepRow(call, b, i0 + r, j0, j1 - j0, keep);
+              const start = r * block;
+              weightValues(
+                call,
+                b,
+                j0,
+                j1 - j0,
+                keep,
+                probabilities.subarray(start, start + block),
+                acc,
+                (u + r) * Ev,
+              );
+            }
+          }
         }
-        for (let t = 0; t < count; t++) {
-          if (keep[t] === 0) continue;
-          const p = Math.exp(logits[t] - newMax);
-          runningSum += p;
-          const vRow = vBase + (j0 + t) * Ev;
-          for (let e = 0; e < Ev; e++) acc[e] += p * v.data[vRow + e];
-        }
-        runningMax = newMax;
       }
 
-      const outBase = (b * L + i) * Ev;
-      if (keptTotal === 0) continue; // fully masked row: output stays 0
-      for (let e = 0; e < Ev; e++) output[outBase + e] = acc[e] / runningSum;
+      for (let row = 0; row < rowsInTile; row++) {
+        if (keptTotal[row] === 0) continue; // fully masked row: output stays 0
+        const inverse = 1 / runningSum[row];
+        const outBase = (b * L + t0 + row) * Ev;
+        for (let e = 0; e < Ev; e++) output[outBase + e] = acc[row * Ev + e] * inverse;
+      }
     }
   }
-
-  return new Tensor(output, [...call.batchShape, L, Ev]);
 }

@@ -1,10 +1,19 @@
 // Exact scaled dot-product attention that also returns the weights.
 //
+// Queries go through in tiles of TILE_ROWS rows. For each tile the kernel
+// computes the scaled dot products with every key in the tile's causal/window
+// band (dotTile), masks and softmaxes each row in place, stores the weights,
+// and multiplies them by V (weightTile). Keys outside the band of the whole
+// tile are never read. Arithmetic is float64 for both dtypes.
+//
 // Dimension legend: Q (..., L, E), K (..., S, E), V (..., S, Ev).
 
 import type { AttentionCall } from "../normalize.js";
 import { allocate, Tensor } from "../tensor.js";
-import { attendRow, rowScratch, weightValues } from "./rows.js";
+import { dotTile, expNonPositive, TILE_ROWS, weightTile } from "./blocked.js";
+import { keepRow, weightValues } from "./rows.js";
+import { loadQueryRows, maskLogits, operandRows, transposeRows, valuesFinite } from "./tile.js";
+import type { RowStats, RowView } from "./tile.js";
 
 /** Output (..., L, Ev) and weights (..., L, S) of an attention call. */
 export interface AttentionResult {
@@ -12,27 +21,119 @@ export interface AttentionResult {
   weights: Tensor;
 }
 
-/** Runs a normalized call row by row, storing every weight. */
+/** Runs a normalized call tile by tile, storing every weight. */
 export function runAttention(call: AttentionCall): AttentionResult {
-  const { batch, L, S, Ev, dtype } = call;
+  const { batch, L, S, E, Ev, dtype } = call;
   const output = allocate(dtype, batch * L * Ev);
   const weights = allocate(dtype, batch * L * S);
-  const scratch = rowScratch(S);
-  const row = new Float64Array(Ev);
+  const shape = call.batchShape;
+  if (L > 0 && S > 0) attendBatches(call, 0, batch, output, weights);
+  return {
+    output: new Tensor(output, [...shape, L, Ev]),
+    weights: new Tensor(weights, [...shape, L, S]),
+  };
+}
 
-  for (let b = 0; b < batch; b++) {
-    for (let i = 0; i < L; i++) {
-      const kept = attendRow(call, b, i, scratch);
-      weights.set(scratch.weights, (b * L + i) * S);
+/**
+ * Computes batches `b0 .. b1` of a call into `output` (..., L, Ev) and
+ * `weights` (..., L, S), which must be zero-filled.
+ */
+export function attendBatches(
+  call: AttentionCall,
+  b0: number,
+  b1: number,
+  output: Float64Array | Float32Array,
+  weights: Float64Array | Float32Array,
+): void {
+  const { L, S, E, Ev, k, v } = call;
+  const queries = new Float64Array(TILE_ROWS * E);
+  const scores = new Float64Array(TILE_ROWS * S); // (TILE_ROWS, S) logits, then weights
+  const acc = new Float64Array(TILE_ROWS * Ev);
+  const keyBuffer = new Float64Array(k.data instanceof Float64Array ? 0 : S * E);
+  const valuesT = new Float64Array(Ev * S); // V transposed, (Ev, S)
+  const keys: RowView = { data: keyBuffer, base: 0 };
+  const keep = new Uint8Array(S);
+  const stats: RowStats = { kept: 0, max: 0 };
 
-      row.fill(0);
-      if (kept > 0) weightValues(call, b, 0, S, scratch.keep, scratch.weights, row, 0);
-      output.set(row, (b * L + i) * Ev);
+  for (let b = b0; b < b1; b++) {
+    operandRows(k, b, E, 0, S, keyBuffer, keys);
+    transposeRows(v, b, Ev, 0, S, valuesT);
+    const finite = valuesFinite(call, b, 0, S);
+
+    for (let i0 = 0; i0 < L; i0 += TILE_ROWS) {
+      const rows = Math.min(TILE_ROWS, L - i0);
+      // Keys that any query of the tile may see.
+      const lo = Math.max(0, i0 + call.offset - call.windowLeft);
+      const hi = Math.min(S - 1, i0 + rows - 1 + call.offset + call.windowRight);
+      if (lo > hi) continue; // every row fully masked: output and weights stay 0
+
+      loadQueryRows(call, b, i0, rows, queries, 0);
+      dotTile(queries, 0, E, keys.data, keys.base, E, E, lo, hi + 1, scores, 0, S, false);
+
+      for (let r = 0; r < TILE_ROWS; r++) {
+        if (r >= rows) {
+          scores.fill(0, r * S + lo, r * S + hi + 1);
+          continue;
+        }
+        const i = i0 + r;
+        maskLogits(call, b, i, scores, r * S, lo, hi, stats);
+        softmaxInPlace(scores, r * S, lo, hi, stats);
+        const rowStart = (b * L + i) * S;
+        if (stats.kept === 0) continue;
+        if (Number.isNaN(stats.max)) {
+          // As in the row-wise reference, a NaN sum makes the whole row NaN.
+          weights.fill(NaN, rowStart, rowStart + S);
+          continue;
+        }
+        for (let j = lo; j <= hi; j++) weights[rowStart + j] = scores[r * S + j];
+      }
+
+      acc.fill(0);
+      if (finite) {
+        weightTile(scores, 0, S, valuesT, 0, S, Ev, lo, hi + 1, acc, 0);
+      } else {
+        // Non-finite V: skip masked keys one by one so NaN cannot leak.
+        for (let r = 0; r < rows; r++) {
+          keepRow(call, b, i0 + r, 0, S, keep);
+          weightValues(call, b, 0, S, keep, scores.subarray(r * S, r * S + S), acc, r * Ev);
+        }
+      }
+      output.set(acc.subarray(0, rows * Ev), (b * L + i0) * Ev);
     }
   }
+}
 
-  return {
-    output: new Tensor(output, [...call.batchShape, L, Ev]),
-    weights: new Tensor(weights, [...call.batchShape, L, S]),
-  };
+/**
+ * Replaces the logits `s[base + lo ..= base + hi]` of one row by their
+ * softmax; masked keys (-Infinity) get 0, and so does every key of a row with
+ * no kept key. A row whose sum is NaN (a NaN logit, or kept logits that are
+ * all -Infinity) becomes NaN, and `stats.max` is set to NaN to say so.
+ */
+export function softmaxInPlace(
+  s: Float64Array,
+  base: number,
+  lo: number,
+  hi: number,
+  stats: RowStats,
+): void {
+  if (stats.kept === 0) {
+    s.fill(0, base + lo, base + hi + 1);
+    return;
+  }
+  // NOTE: kept logits that are all -Infinity (overflow of huge inputs) give a
+  // NaN row, as in PyTorch: that is not masking.
+  const max = stats.max === -Infinity ? NaN : stats.max;
+  let sum = 0;
+  for (let j = base + lo; j <= base + hi; j++) {
+    const e = expNonPositive(s[j] - max);
+    s[j] = e;
+    sum += e;
+  }
+  if (Number.isNaN(sum)) {
+    s.fill(NaN, base + lo, base + hi + 1);
+    stats.max = NaN;
+    return;
+  }
+  const inverse = 1 / sum;
+  for (let j = base + lo; j <= base + hi; j++) s[j] *= inverse;
 }
