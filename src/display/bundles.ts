@@ -277,6 +277,7 @@ export function attentionHeatmapBundle(
         : String(error);
     throw new RangeError(
       `attentionHeatmapBundle: weights do not fit the attention payload: ${message}`,
+      { cause: error },
     );
   }
   const figure = gridFigure(prepared, options, "weights", options.valueName ?? "weight");
