@@ -11,7 +11,7 @@ export interface PlotlyFigure {
   config?: Record<string, unknown>;
 }
 
-/** How heatmap cells are coloured and described on hover. */
+/** Kind of heatmap: attention weights in [0, 1], or any values (scores, masks). */
 export type HeatmapKind = "weights" | "values";
 
 /** Labels of a heatmap grid of `layers` rows by `heads` columns of L x S panels. */
@@ -86,7 +86,13 @@ export function heatmapFigure(
 
   const showTicks = Math.max(rowCount, columnCount) <= 64;
   const cell = showTicks ? 26 : 4;
-  const panelWidth = clamp(columnCount * cell, 180, 460);
+  // Many heads side by side share about 900 px, down to 120 px per panel.
+  const widthShare = Math.max(120, Math.floor((900 - (headCount - 1) * 24) / headCount));
+  const panelWidth = clamp(
+    columnCount * cell,
+    Math.min(180, widthShare),
+    Math.min(460, widthShare),
+  );
   const panelHeight = clamp(rowCount * cell, 180, 460);
   const longestLabel = Math.max(
     1,
@@ -127,7 +133,6 @@ export function heatmapFigure(
         }
       : {
           colorscale: "RdBu",
-          reversescale: true,
           cmid: 0,
           colorbar: { title: { text: escapePlotlyText(labels.colorbarTitle) } },
         };
@@ -230,8 +235,8 @@ export interface LineChartLayout {
 }
 
 // On a log axis plotly labels every minor tick (2, 3, ..., 9) by default, which
-// crowds the axis. A sweep's own x values (at most 12) become the ticks;
-// otherwise only 1, 2 and 5 times powers of ten are labelled.
+// crowds the axis. A sweep's own x values (at most 12) become the ticks.
+// Otherwise only 1, 2 and 5 times powers of ten are labelled.
 function logAxisTicks(
   axis: Record<string, unknown>,
   log: boolean,
