@@ -17,6 +17,7 @@ import { dotTile, expNonPositive, TILE_ROWS, weightTile } from "./blocked.js";
 import { keepRow, weightValues } from "./rows.js";
 import { loadQueryRows, maskLogits, operandRows, transposeRows, valuesFinite } from "./tile.js";
 import type { RowStats, RowView } from "./tile.js";
+import { countUnits, runInParallel } from "./parallel.js";
 
 /** Keys per block. */
 export const KEY_BLOCK = 64;
@@ -28,19 +29,28 @@ export const QUERY_TILE = 64;
 export function runMemoryEfficient(call: AttentionCall): Tensor {
   const { batch, L, S, Ev, dtype } = call;
   const output = allocate(dtype, batch * L * Ev);
-  if (L > 0 && S > 0) attendBatchesOnline(call, 0, batch, output);
+  if (L > 0 && S > 0) {
+    const units = batch * Math.ceil(L / QUERY_TILE);
+    if (!runInParallel("online", call, units, output, null)) {
+      attendUnitsOnline(call, countUnits(units), output);
+    }
+  }
   return new Tensor(output, [...call.batchShape, L, Ev]);
 }
 
-/** Computes batches `b0 .. b1` of a call into the zero-filled `output` (..., L, Ev). */
-export function attendBatchesOnline(
+/**
+ * Computes the work units that `next` hands out (-1 when none is left) into
+ * the zero-filled `output` (..., L, Ev). Unit u is batch
+ * `floor(u / ceil(L / QUERY_TILE))` and one tile of QUERY_TILE query rows.
+ */
+export function attendUnitsOnline(
   call: AttentionCall,
-  b0: number,
-  b1: number,
+  next: () => number,
   output: Float64Array | Float32Array,
 ): void {
   const { L, S, E, Ev, k, v } = call;
-  const tileRows = Math.min(QUERY_TILE, Math.ceil(L / TILE_ROWS) * TILE_ROWS);
+  const tileRows = QUERY_TILE;
+  const unitsPerBatch = Math.ceil(L / QUERY_TILE);
   const block = Math.min(KEY_BLOCK, S);
   const blocks = Math.ceil(S / block);
 
@@ -57,12 +67,18 @@ export function attendBatchesOnline(
   const keep = new Uint8Array(block);
   const stats: RowStats = { kept: 0, max: 0 };
 
-  for (let b = b0; b < b1; b++) {
-    for (let n = 0; n < blocks; n++) {
-      finiteBlocks[n] = valuesFinite(call, b, n * block, Math.min(S, (n + 1) * block)) ? 1 : 0;
-    }
+  let loaded = -1;
 
-    for (let t0 = 0; t0 < L; t0 += tileRows) {
+  for (let unit = next(); unit >= 0; unit = next()) {
+    const b = Math.floor(unit / unitsPerBatch);
+    if (b !== loaded) {
+      for (let n = 0; n < blocks; n++) {
+        finiteBlocks[n] = valuesFinite(call, b, n * block, Math.min(S, (n + 1) * block)) ? 1 : 0;
+      }
+      loaded = b;
+    }
+    {
+      const t0 = (unit % unitsPerBatch) * tileRows;
       const rowsInTile = Math.min(tileRows, L - t0);
       const lo = Math.max(0, t0 + call.offset - call.windowLeft);
       const hi = Math.min(S - 1, t0 + rowsInTile - 1 + call.offset + call.windowRight);

@@ -14,6 +14,7 @@ import { dotTile, expNonPositive, TILE_ROWS, weightTile } from "./blocked.js";
 import { keepRow, weightValues } from "./rows.js";
 import { loadQueryRows, maskLogits, operandRows, transposeRows, valuesFinite } from "./tile.js";
 import type { RowStats, RowView } from "./tile.js";
+import { countUnits, runInParallel } from "./parallel.js";
 
 /** Output (..., L, Ev) and weights (..., L, S) of an attention call. */
 export interface AttentionResult {
@@ -21,31 +22,39 @@ export interface AttentionResult {
   weights: Tensor;
 }
 
+/** Query rows per work unit; a unit is one batch index and UNIT_ROWS query rows. */
+export const UNIT_ROWS = 16;
+
 /** Runs a normalized call tile by tile, storing every weight. */
 export function runAttention(call: AttentionCall): AttentionResult {
-  const { batch, L, S, E, Ev, dtype } = call;
+  const { batch, L, S, Ev, dtype } = call;
   const output = allocate(dtype, batch * L * Ev);
   const weights = allocate(dtype, batch * L * S);
-  const shape = call.batchShape;
-  if (L > 0 && S > 0) attendBatches(call, 0, batch, output, weights);
+  if (L > 0 && S > 0) {
+    const units = batch * Math.ceil(L / UNIT_ROWS);
+    if (!runInParallel("attention", call, units, output, weights)) {
+      attendUnits(call, countUnits(units), output, weights);
+    }
+  }
   return {
-    output: new Tensor(output, [...shape, L, Ev]),
-    weights: new Tensor(weights, [...shape, L, S]),
+    output: new Tensor(output, [...call.batchShape, L, Ev]),
+    weights: new Tensor(weights, [...call.batchShape, L, S]),
   };
 }
 
 /**
- * Computes batches `b0 .. b1` of a call into `output` (..., L, Ev) and
- * `weights` (..., L, S), which must be zero-filled.
+ * Computes the work units that `next` hands out (-1 when none is left) into
+ * `output` (..., L, Ev) and `weights` (..., L, S), which must be zero-filled.
+ * Unit u is batch `floor(u / ceil(L / UNIT_ROWS))` and UNIT_ROWS query rows.
  */
-export function attendBatches(
+export function attendUnits(
   call: AttentionCall,
-  b0: number,
-  b1: number,
+  next: () => number,
   output: Float64Array | Float32Array,
   weights: Float64Array | Float32Array,
 ): void {
   const { L, S, E, Ev, k, v } = call;
+  const unitsPerBatch = Math.ceil(L / UNIT_ROWS);
   const queries = new Float64Array(TILE_ROWS * E);
   const scores = new Float64Array(TILE_ROWS * S); // (TILE_ROWS, S) logits, then weights
   const acc = new Float64Array(TILE_ROWS * Ev);
@@ -54,14 +63,22 @@ export function attendBatches(
   const keys: RowView = { data: keyBuffer, base: 0 };
   const keep = new Uint8Array(S);
   const stats: RowStats = { kept: 0, max: 0 };
+  let loaded = -1;
+  let finite = true;
 
-  for (let b = b0; b < b1; b++) {
-    operandRows(k, b, E, 0, S, keyBuffer, keys);
-    transposeRows(v, b, Ev, 0, S, valuesT);
-    const finite = valuesFinite(call, b, 0, S);
+  for (let unit = next(); unit >= 0; unit = next()) {
+    const b = Math.floor(unit / unitsPerBatch);
+    if (b !== loaded) {
+      operandRows(k, b, E, 0, S, keyBuffer, keys);
+      transposeRows(v, b, Ev, 0, S, valuesT);
+      finite = valuesFinite(call, b, 0, S);
+      loaded = b;
+    }
+    const unitStart = (unit % unitsPerBatch) * UNIT_ROWS;
+    const unitEnd = Math.min(L, unitStart + UNIT_ROWS);
 
-    for (let i0 = 0; i0 < L; i0 += TILE_ROWS) {
-      const rows = Math.min(TILE_ROWS, L - i0);
+    for (let i0 = unitStart; i0 < unitEnd; i0 += TILE_ROWS) {
+      const rows = Math.min(TILE_ROWS, unitEnd - i0);
       // Keys that any query of the tile may see.
       const lo = Math.max(0, i0 + call.offset - call.windowLeft);
       const hi = Math.min(S - 1, i0 + rows - 1 + call.offset + call.windowRight);

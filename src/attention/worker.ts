@@ -1,0 +1,10 @@
+// Entry point of an attention worker thread (see parallel.ts): it runs the
+// units it claims of every job the calling thread posts, until the process
+// exits.
+
+import { parentPort } from "node:worker_threads";
+import { claimUnits, runUnits, type ParallelJob } from "./parallel.js";
+
+parentPort?.on("message", (job: ParallelJob) => {
+  runUnits(job, claimUnits(job.control, job.units, 1));
+});
