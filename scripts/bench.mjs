@@ -46,6 +46,19 @@ const PEERS = {
     prepare: (p, causal) => () =>
       dotattn.scaledDotProductAttention(p.Q, p.K, p.V, null, { isCausal: causal }).output.data,
   },
+  "dotattn sdpa, 1 thread": {
+    prepare: (p, causal) => () => {
+      const previous = process.env.DOTATTN_THREADS;
+      process.env.DOTATTN_THREADS = "1";
+      try {
+        return dotattn.scaledDotProductAttention(p.Q, p.K, p.V, null, { isCausal: causal }).output
+          .data;
+      } finally {
+        if (previous === undefined) delete process.env.DOTATTN_THREADS;
+        else process.env.DOTATTN_THREADS = previous;
+      }
+    },
+  },
   "dotattn memory-efficient": {
     prepare: (p, causal) => () =>
       dotattn.memoryEfficientAttention(p.Q, p.K, p.V, null, { isCausal: causal }).data,
@@ -86,7 +99,8 @@ function prepareTf(backend, p, causal) {
   const { heads, L, S } = p;
   let state = null;
   return () => {
-    if (tf.getBackend() !== backend) throw new Error(`tfjs backend is ${tf.getBackend()}, expected ${backend}`);
+    if (tf.getBackend() !== backend)
+      throw new Error(`tfjs backend is ${tf.getBackend()}, expected ${backend}`);
     if (state === null) {
       const bias = new Float32Array(L * S);
       for (let i = 0; i < L; i++) for (let j = i + 1; j < S; j++) bias[i * S + j] = -Infinity;
@@ -202,7 +216,15 @@ async function memoryChild(peerName, heads, L, causal) {
 function measureMemory(peerName, heads, L, causal) {
   const result = spawnSync(
     process.execPath,
-    ["--expose-gc", fileURLToPath(import.meta.url), "--memory-child", peerName, String(heads), String(L), String(causal)],
+    [
+      "--expose-gc",
+      fileURLToPath(import.meta.url),
+      "--memory-child",
+      peerName,
+      String(heads),
+      String(L),
+      String(causal),
+    ],
     { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 20 },
   );
   if (result.status !== 0) {
@@ -224,7 +246,11 @@ async function main() {
   const jsonIndex = argv.indexOf("--json");
   const jsonPath = path.resolve(
     ROOT,
-    jsonIndex >= 0 ? argv[jsonIndex + 1] : quick ? "reports/bench-quick.json" : "docs/benchmarks.json",
+    jsonIndex >= 0
+      ? argv[jsonIndex + 1]
+      : quick
+        ? "reports/bench-quick.json"
+        : "docs/benchmarks.json",
   );
   const sizes = quick ? [128, 512] : [128, 512, 2048];
   const started = performance.now();
@@ -237,7 +263,9 @@ async function main() {
     loadAverageAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
   };
   console.log(`dotattn benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
-  console.log(`load average at start: ${machine.loadAverageAtStart.join(", ")} (other processes share these cores)`);
+  console.log(
+    `load average at start: ${machine.loadAverageAtStart.join(", ")} (other processes share these cores)`,
+  );
 
   await useBackend("wasm");
   await useBackend("cpu");
@@ -249,7 +277,7 @@ async function main() {
       const reference = PEERS["dotattn sdpa"].prepare(problem, causal)();
       const work = flops(HEADS, L, L, causal);
       // Slow peers get fewer repetitions at the largest size to keep the run short.
-      const reps = L <= 128 ? (quick ? 7 : 15) : L <= 512 ? (quick ? 3 : 7) : 3;
+      const reps = L <= 128 ? (quick ? 7 : 11) : L <= 512 ? (quick ? 3 : 5) : 3;
       const peerNames = Object.keys(PEERS);
       const runs = {};
       const times = {};
@@ -291,7 +319,9 @@ async function main() {
       }
       cases.push({ heads: HEADS, L, S: L, E, Ev: E, dtype: "float32", causal, results });
 
-      console.log(`\nheads ${HEADS}, L = S = ${L}, E = ${E}, float32, ${causal ? "causal" : "no mask"}`);
+      console.log(
+        `\nheads ${HEADS}, L = S = ${L}, E = ${E}, float32, ${causal ? "causal" : "no mask"}`,
+      );
       console.log(
         "  peer                        median ms   GFLOP/s   x sdpa time   max |diff| vs sdpa   reps",
       );
@@ -307,7 +337,9 @@ async function main() {
   disposeTf();
 
   // Peak memory of one call per peer, each in a fresh process.
-  console.log("\npeak extra memory of one call (MiB, resident set growth, fresh process per case):");
+  console.log(
+    "\npeak extra memory of one call (MiB, resident set growth, fresh process per case):",
+  );
   const memory = [];
   const memorySizes = quick ? [512] : [512, 2048];
   for (const L of memorySizes) {
@@ -315,7 +347,9 @@ async function main() {
       if ((name === "tfjs cpu" || name === "plain JS") && L >= 2048) continue;
       const m = measureMemory(name, HEADS, L, false);
       memory.push({ peer: name, heads: HEADS, L, S: L, causal: false, ...m });
-      console.log(`  L = S = ${String(L).padEnd(5)} ${name.padEnd(26)} ${m.error ? `failed: ${m.error}` : m.peakExtraMiB.toFixed(1)}`);
+      console.log(
+        `  L = S = ${String(L).padEnd(5)} ${name.padEnd(26)} ${m.error ? `failed: ${m.error}` : m.peakExtraMiB.toFixed(1)}`,
+      );
     }
   }
 
@@ -324,7 +358,7 @@ async function main() {
   console.log(`\nmemoryEfficientAttention, 1 head, L = S = ${longL}, E = ${E}, float32, no mask:`);
   const longRun = spawnSync(
     process.execPath,
-    [fileURLToPath(import.meta.url), "--long-child", String(longL)],
+    ["--expose-gc", fileURLToPath(import.meta.url), "--long-child", String(longL)],
     { cwd: ROOT, encoding: "utf8" },
   );
   let long = null;
@@ -332,7 +366,8 @@ async function main() {
     long = JSON.parse(longRun.stdout.trim().split("\n").pop());
     console.log(
       `  ${long.ms.toFixed(0)} ms, ${long.gflops.toFixed(2)} GFLOP/s, peak extra memory ${long.peakExtraMiB.toFixed(1)} MiB ` +
-        `(an L x S float32 weights buffer would be ${long.weightsMiB.toFixed(0)} MiB)`,
+        `(an L x S float32 weights buffer would be ${long.weightsMiB.toFixed(0)} MiB); ` +
+        `a first small call that starts the worker threads grew the resident set by ${long.firstCallWithWorkerStartMiB.toFixed(1)} MiB`,
     );
   } else {
     console.log(`  failed: ${longRun.stderr}`);
@@ -356,8 +391,18 @@ async function main() {
   console.log(`\nwrote ${path.relative(ROOT, jsonPath)} in ${seconds.toFixed(0)} s`);
 }
 
-/** Child-process mode for the long case: times one memoryEfficientAttention call and its memory. */
+/**
+ * Child-process mode for the long case: times one memoryEfficientAttention
+ * call and its memory. A small call first starts the worker threads, whose
+ * one-time cost (a V8 isolate each) is reported apart from the call's.
+ */
 function longChild(L) {
+  const small = makeProblem(1, 1024);
+  fs.writeFileSync("/proc/self/clear_refs", "5");
+  const beforeStart = statusMiB("VmRSS");
+  dotattn.memoryEfficientAttention(small.Q, small.K, small.V);
+  const workerStartMiB = statusMiB("VmHWM") - beforeStart;
+
   const problem = makeProblem(1, L);
   global.gc?.();
   fs.writeFileSync("/proc/self/clear_refs", "5");
@@ -374,6 +419,7 @@ function longChild(L) {
     ms,
     gflops: flops(1, L, L, false) / ms / 1e6,
     peakExtraMiB: peak - before,
+    firstCallWithWorkerStartMiB: workerStartMiB,
     weightsMiB: (L * L * 4) / 2 ** 20,
   };
   process.stdout.write(JSON.stringify(result) + "\n");

@@ -77,123 +77,121 @@ export function attendUnitsOnline(
       }
       loaded = b;
     }
-    {
-      const t0 = (unit % unitsPerBatch) * tileRows;
-      const rowsInTile = Math.min(tileRows, L - t0);
-      const lo = Math.max(0, t0 + call.offset - call.windowLeft);
-      const hi = Math.min(S - 1, t0 + rowsInTile - 1 + call.offset + call.windowRight);
-      if (lo > hi) continue; // every row fully masked: output stays 0
+    const t0 = (unit % unitsPerBatch) * tileRows;
+    const rowsInTile = Math.min(tileRows, L - t0);
+    const lo = Math.max(0, t0 + call.offset - call.windowLeft);
+    const hi = Math.min(S - 1, t0 + rowsInTile - 1 + call.offset + call.windowRight);
+    if (lo > hi) continue; // every row fully masked: output stays 0
 
-      loadQueryRows(call, b, t0, rowsInTile, queries, 0);
-      runningMax.fill(-Infinity);
-      runningSum.fill(0);
-      keptTotal.fill(0);
-      acc.fill(0);
+    loadQueryRows(call, b, t0, rowsInTile, queries, 0);
+    runningMax.fill(-Infinity);
+    runningSum.fill(0);
+    keptTotal.fill(0);
+    acc.fill(0);
 
-      for (let j0 = Math.floor(lo / block) * block; j0 <= hi; j0 += block) {
-        const j1 = Math.min(S, j0 + block);
-        operandRows(k, b, E, j0, j1, keyBuffer, keys);
-        transposeRows(v, b, Ev, j0, j1, valuesT);
-        const finite = finiteBlocks[j0 / block] === 1;
+    for (let j0 = Math.floor(lo / block) * block; j0 <= hi; j0 += block) {
+      const j1 = Math.min(S, j0 + block);
+      operandRows(k, b, E, j0, j1, keyBuffer, keys);
+      transposeRows(v, b, Ev, j0, j1, valuesT);
+      const finite = finiteBlocks[j0 / block] === 1;
 
-        for (let u = 0; u < rowsInTile; u += TILE_ROWS) {
-          const rows = Math.min(TILE_ROWS, rowsInTile - u);
-          const i0 = t0 + u;
-          const tileLo = Math.max(j0, i0 + call.offset - call.windowLeft);
-          const tileHi = Math.min(j1 - 1, i0 + rows - 1 + call.offset + call.windowRight);
-          if (tileLo > tileHi) continue;
+      for (let u = 0; u < rowsInTile; u += TILE_ROWS) {
+        const rows = Math.min(TILE_ROWS, rowsInTile - u);
+        const i0 = t0 + u;
+        const tileLo = Math.max(j0, i0 + call.offset - call.windowLeft);
+        const tileHi = Math.min(j1 - 1, i0 + rows - 1 + call.offset + call.windowRight);
+        if (tileLo > tileHi) continue;
 
-          // probabilities[r * block + (j - j0)] for keys j in tileLo ..= tileHi.
-          const base = -j0;
-          dotTile(
-            queries,
-            u * E,
-            E,
-            keys.data,
-            keys.base,
-            E,
-            E,
-            tileLo,
-            tileHi + 1,
+        // probabilities[r * block + (j - j0)] for keys j in tileLo ..= tileHi.
+        const base = -j0;
+        dotTile(
+          queries,
+          u * E,
+          E,
+          keys.data,
+          keys.base,
+          E,
+          E,
+          tileLo,
+          tileHi + 1,
+          probabilities,
+          base,
+          block,
+          false,
+        );
+
+        for (let r = 0; r < TILE_ROWS; r++) {
+          const rowBase = r * block + base;
+          if (r >= rows) {
+            probabilities.fill(0, rowBase + tileLo, rowBase + tileHi + 1);
+            continue;
+          }
+          const row = u + r;
+          maskLogits(call, b, i0 + r, probabilities, rowBase, tileLo, tileHi, stats);
+          if (stats.kept === 0) {
+            probabilities.fill(0, rowBase + tileLo, rowBase + tileHi + 1);
+            continue;
+          }
+          keptTotal[row] += stats.kept;
+
+          // NOTE: kept logits that are all NaN or -Infinity make the row NaN,
+          // as in the exact path; that is overflow or bad input, not masking.
+          const previous = runningMax[row];
+          const max = stats.max > previous ? stats.max : previous === -Infinity ? NaN : previous;
+          const rescale = Math.exp(previous - max);
+          if (rescale !== 1) {
+            runningSum[row] *= rescale;
+            for (let e = row * Ev; e < (row + 1) * Ev; e++) acc[e] *= rescale;
+          }
+          let sum = 0;
+          for (let j = rowBase + tileLo; j <= rowBase + tileHi; j++) {
+            const p = expNonPositive(probabilities[j] - max);
+            probabilities[j] = p;
+            sum += p;
+          }
+          runningSum[row] += sum;
+          runningMax[row] = max;
+        }
+
+        if (finite) {
+          weightTile(
             probabilities,
             base,
             block,
-            false,
+            valuesT,
+            -j0,
+            j1 - j0,
+            Ev,
+            tileLo,
+            tileHi + 1,
+            acc,
+            u * Ev,
           );
-
-          for (let r = 0; r < TILE_ROWS; r++) {
-            const rowBase = r * block + base;
-            if (r >= rows) {
-              probabilities.fill(0, rowBase + tileLo, rowBase + tileHi + 1);
-              continue;
-            }
-            const row = u + r;
-            maskLogits(call, b, i0 + r, probabilities, rowBase, tileLo, tileHi, stats);
-            if (stats.kept === 0) {
-              probabilities.fill(0, rowBase + tileLo, rowBase + tileHi + 1);
-              continue;
-            }
-            keptTotal[row] += stats.kept;
-
-            // NOTE: kept logits that are all NaN or -Infinity make the row NaN,
-            // as in the exact path; that is overflow or bad input, not masking.
-            const previous = runningMax[row];
-            const max = stats.max > previous ? stats.max : previous === -Infinity ? NaN : previous;
-            const rescale = Math.exp(previous - max);
-            if (rescale !== 1) {
-              runningSum[row] *= rescale;
-              for (let e = row * Ev; e < (row + 1) * Ev; e++) acc[e] *= rescale;
-            }
-            let sum = 0;
-            for (let j = rowBase + tileLo; j <= rowBase + tileHi; j++) {
-              const p = expNonPositive(probabilities[j] - max);
-              probabilities[j] = p;
-              sum += p;
-            }
-            runningSum[row] += sum;
-            runningMax[row] = max;
-          }
-
-          if (finite) {
-            weightTile(
-              probabilities,
-              base,
-              block,
-              valuesT,
-              -j0,
+        } else {
+          // Non-finite V in this block: skip masked keys one by one.
+          for (let r = 0; r < rows; r++) {
+            keepRow(call, b, i0 + r, j0, j1 - j0, keep);
+            const start = r * block;
+            weightValues(
+              call,
+              b,
+              j0,
               j1 - j0,
-              Ev,
-              tileLo,
-              tileHi + 1,
+              keep,
+              probabilities.subarray(start, start + block),
               acc,
-              u * Ev,
+              (u + r) * Ev,
             );
-          } else {
-            // Non-finite V in this block: skip masked keys one by one.
-            for (let r = 0; r < rows; r++) {
-              keepRow(call, b, i0 + r, j0, j1 - j0, keep);
-              const start = r * block;
-              weightValues(
-                call,
-                b,
-                j0,
-                j1 - j0,
-                keep,
-                probabilities.subarray(start, start + block),
-                acc,
-                (u + r) * Ev,
-              );
-            }
           }
         }
       }
+    }
 
-      for (let row = 0; row < rowsInTile; row++) {
-        if (keptTotal[row] === 0) continue; // fully masked row: output stays 0
-        const inverse = 1 / runningSum[row];
-        const outBase = (b * L + t0 + row) * Ev;
-        for (let e = 0; e < Ev; e++) output[outBase + e] = acc[row * Ev + e] * inverse;
-      }
+    for (let row = 0; row < rowsInTile; row++) {
+      if (keptTotal[row] === 0) continue; // fully masked row: output stays 0
+      const inverse = 1 / runningSum[row];
+      const outBase = (b * L + t0 + row) * Ev;
+      for (let e = 0; e < Ev; e++) output[outBase + e] = acc[row * Ev + e] * inverse;
     }
   }
 }

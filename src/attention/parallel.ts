@@ -6,20 +6,27 @@
 // bundle, and for small calls, runInParallel returns false and the caller runs
 // the plain single-threaded path, which stays the reference. Set the
 // environment variable DOTATTN_THREADS to the number of threads to use
-// (1 turns workers off); the default is one per available core, at most 4.
+// (1 turns workers off, read at every call; the worker count is fixed at the
+// first parallel call); the default is one per available core, at most 4.
 //
 // Protocol: a shared Int32Array holds the next unclaimed unit, the count of
-// finished units and a state per unit (0 free, 1 claimed, 2 done). The
-// calling thread and the workers claim units with Atomics.add until none is
-// left, so a worker that starts late only takes fewer units. The calling
-// thread then blocks in Atomics.wait until every claimed unit is done. Each
-// unit writes disjoint rows of the outputs, so the result is bit-identical to
-// the single-threaded path.
+// finished units, the owner of each unit (the calling thread or a worker)
+// and a done flag per unit. The calling thread and the workers claim units
+// with Atomics.add until none is left, so a worker that starts late only
+// takes fewer units. The calling thread writes its units straight into the
+// result; workers write into shared buffers, whose rows of the workers' units
+// the calling thread copies over once it has waited (Atomics.wait) for every
+// claimed unit. Each unit writes disjoint rows, so the result is
+// bit-identical to the single-threaded path.
+//
+// Memory: a worker receives a copy of the inputs (postMessage clones them),
+// and the first parallel call starts the workers, each a V8 isolate of its
+// own.
 
 import type { AttentionCall } from "../normalize.js";
 import type { TensorData } from "../tensor.js";
-import { attendUnitsOnline } from "./memoryEfficient.js";
-import { attendUnits } from "./sdpa.js";
+import { attendUnitsOnline, QUERY_TILE } from "./memoryEfficient.js";
+import { attendUnits, UNIT_ROWS } from "./sdpa.js";
 
 /** Which kernel a job runs: the exact one with weights, or the online softmax. */
 export type ParallelKind = "attention" | "online";
@@ -34,10 +41,14 @@ export interface ParallelJob {
   weights: TensorData | null;
 }
 
-/** Control words before the per-unit states. */
+/** Control words before the per-unit owners and done flags. */
 export const NEXT_UNIT = 0;
 export const DONE_UNITS = 1;
-export const STATE_BASE = 2;
+export const OWNER_BASE = 2;
+
+/** Owner values: who claimed a unit. */
+export const CALLER = 1;
+export const WORKER = 2;
 
 /** Multiply-adds below which a call stays on one thread (about 5 ms of work). */
 const MIN_PARALLEL_WORK = 16_000_000;
@@ -62,12 +73,15 @@ export function countUnits(units: number): () => number {
   return () => (unit < units ? unit++ : -1);
 }
 
-/** Returns a `next()` over the shared control words; it marks the previous unit done. */
-export function claimUnits(control: Int32Array, units: number, state: number): () => number {
+/**
+ * Returns a `next()` over the shared control words that claims units for
+ * `owner` and marks the previous unit done.
+ */
+export function claimUnits(control: Int32Array, units: number, owner: number): () => number {
   let previous = -1;
   return () => {
     if (previous >= 0) {
-      Atomics.store(control, STATE_BASE + previous, 2);
+      Atomics.store(control, OWNER_BASE + units + previous, 1);
       Atomics.add(control, DONE_UNITS, 1);
       Atomics.notify(control, DONE_UNITS);
     }
@@ -76,7 +90,7 @@ export function claimUnits(control: Int32Array, units: number, state: number): (
       previous = -1;
       return -1;
     }
-    Atomics.store(control, STATE_BASE + unit, state);
+    Atomics.store(control, OWNER_BASE + unit, owner);
     previous = unit;
     return unit;
   };
@@ -132,17 +146,19 @@ export function runInParallel(
   weights: TensorData | null,
 ): boolean {
   const work = call.batch * call.L * call.S * (call.E + call.Ev);
-  if (units < 2 || work < MIN_PARALLEL_WORK) return false;
+  if (units < 2 || work < MIN_PARALLEL_WORK || threadCount() < 2) return false;
   const active = getPool();
   if (active === null) return false;
 
-  // Step 1: shared outputs and control words; the call itself is copied to
-  // each worker by postMessage (its typed arrays are read-only inputs).
+  // Step 1: shared outputs for the workers and control words; the call
+  // itself is copied to each worker by postMessage (its typed arrays are
+  // read-only inputs). Pages of the shared outputs that no worker writes are
+  // never touched, so they cost no memory.
   const Shared = output instanceof Float32Array ? Float32Array : Float64Array;
   const sharedOutput = new Shared(new SharedArrayBuffer(output.byteLength));
   const sharedWeights =
     weights === null ? null : new Shared(new SharedArrayBuffer(weights.byteLength));
-  const control = new Int32Array(new SharedArrayBuffer(4 * (STATE_BASE + units)));
+  const control = new Int32Array(new SharedArrayBuffer(4 * (OWNER_BASE + 2 * units)));
   const job: ParallelJob = {
     kind,
     call,
@@ -154,11 +170,23 @@ export function runInParallel(
   for (const worker of active.workers) worker.postMessage(job);
 
   // Step 2: take units on this thread too, then wait for the claimed ones.
-  runUnits(job, claimUnits(control, units, 1));
-  waitForUnits(job);
+  const own: ParallelJob = { ...job, output, weights };
+  runUnits(own, claimUnits(control, units, CALLER));
+  const recomputed = waitForUnits(own);
 
-  output.set(sharedOutput);
-  if (weights !== null && sharedWeights !== null) weights.set(sharedWeights);
+  // Step 3: copy the rows of the workers' units into the result.
+  const rowsPerUnit = kind === "attention" ? UNIT_ROWS : QUERY_TILE;
+  const unitsPerBatch = Math.ceil(call.L / rowsPerUnit);
+  for (let u = 0; u < units; u++) {
+    if (control[OWNER_BASE + u] !== WORKER || recomputed.has(u)) continue;
+    const b = Math.floor(u / unitsPerBatch);
+    const i0 = b * call.L + (u % unitsPerBatch) * rowsPerUnit;
+    const i1 = b * call.L + Math.min(call.L, ((u % unitsPerBatch) + 1) * rowsPerUnit);
+    output.set(sharedOutput.subarray(i0 * call.Ev, i1 * call.Ev), i0 * call.Ev);
+    if (weights !== null && sharedWeights !== null) {
+      weights.set(sharedWeights.subarray(i0 * call.S, i1 * call.S), i0 * call.S);
+    }
+  }
   return true;
 }
 
@@ -171,23 +199,26 @@ export function runUnits(job: ParallelJob, next: () => number): void {
   }
 }
 
-function waitForUnits(job: ParallelJob): void {
-  const { control, units } = job;
+/**
+ * Blocks until every unit is done; returns the units this thread had to
+ * compute itself because a worker stalled on them.
+ */
+function waitForUnits(own: ParallelJob): Set<number> {
+  const { control, units } = own;
   for (;;) {
     const done = Atomics.load(control, DONE_UNITS);
-    if (done >= units) return;
+    if (done >= units) return new Set();
     const result = Atomics.wait(control, DONE_UNITS, done, STALL_TIMEOUT_MS);
     if (result === "timed-out" && Atomics.load(control, DONE_UNITS) === done) {
       // NOTE: a worker stalled on a claimed unit; compute the unfinished
-      // units here. Both threads write the same values, so a late worker
-      // cannot corrupt the result.
+      // units here, into this thread's result, and ignore the worker's copy.
       const left: number[] = [];
       for (let u = 0; u < units; u++) {
-        if (Atomics.load(control, STATE_BASE + u) !== 2) left.push(u);
+        if (Atomics.load(control, OWNER_BASE + units + u) !== 1) left.push(u);
       }
       let index = 0;
-      runUnits(job, () => (index < left.length ? left[index++] : -1));
-      return;
+      runUnits(own, () => (index < left.length ? left[index++] : -1));
+      return new Set(left);
     }
   }
 }

@@ -3,8 +3,8 @@
 // exits.
 
 import { parentPort } from "node:worker_threads";
-import { claimUnits, runUnits, type ParallelJob } from "./parallel.js";
+import { claimUnits, runUnits, WORKER, type ParallelJob } from "./parallel.js";
 
 parentPort?.on("message", (job: ParallelJob) => {
-  runUnits(job, claimUnits(job.control, job.units, 1));
+  runUnits(job, claimUnits(job.control, job.units, WORKER));
 });
