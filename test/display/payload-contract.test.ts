@@ -21,7 +21,7 @@ describe("payloads the display helpers emit", () => {
   const { weights } = scaledDotProductAttention(Q, Q, Q, null, { isCausal: true });
 
   it.each([
-    ["one head", weights.toArray()[0], {}],
+    ["one head", (weights.toArray() as number[][][])[0], {}],
     [
       "two heads with tokens",
       weights,
@@ -34,7 +34,7 @@ describe("payloads the display helpers emit", () => {
     ],
     [
       "hostile tokens",
-      weights.toArray()[0],
+      (weights.toArray() as number[][][])[0],
       { queryTokens: ["<img src=x onerror=alert(1)>", "&", '"', "'", "</script>"] },
     ],
   ] as const)("%s passes the extension's validator", (_, data, options) => {
