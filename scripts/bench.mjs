@@ -16,10 +16,12 @@
 // call, with the inputs already allocated.
 
 import { spawnSync } from "node:child_process";
+import console from "node:console";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 import * as dotattn from "../dist/index.js";
@@ -205,7 +207,7 @@ async function memoryChild(peerName, heads, L, causal) {
     const small = PEERS[peerName].prepare(makeProblem(1, 8), causal);
     small();
   }
-  global.gc?.();
+  globalThis.gc?.();
   fs.writeFileSync("/proc/self/clear_refs", "5");
   const before = statusMiB("VmRSS");
   run();
@@ -387,8 +389,19 @@ async function main() {
     seconds: Number(seconds.toFixed(1)),
   };
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
-  fs.writeFileSync(jsonPath, JSON.stringify(report, null, 2) + "\n");
+  fs.writeFileSync(jsonPath, await formatJson(JSON.stringify(report, null, 2) + "\n", jsonPath));
   console.log(`\nwrote ${path.relative(ROOT, jsonPath)} in ${seconds.toFixed(0)} s`);
+}
+
+/** Formats JSON the way the repository's prettier check expects; plain JSON if prettier is missing. */
+async function formatJson(text, file) {
+  try {
+    const prettier = await import("prettier");
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    return await prettier.format(text, { ...options, filepath: file });
+  } catch {
+    return text;
+  }
 }
 
 /**
@@ -404,7 +417,7 @@ function longChild(L) {
   const workerStartMiB = statusMiB("VmHWM") - beforeStart;
 
   const problem = makeProblem(1, L);
-  global.gc?.();
+  globalThis.gc?.();
   fs.writeFileSync("/proc/self/clear_refs", "5");
   const before = statusMiB("VmRSS");
   const t0 = performance.now();

@@ -137,7 +137,9 @@ export function attendUnitsOnline(
           // NOTE: kept logits that are all NaN or -Infinity make the row NaN,
           // as in the exact path; that is overflow or bad input, not masking.
           const previous = runningMax[row];
-          const max = stats.max > previous ? stats.max : previous === -Infinity ? NaN : previous;
+          let max = previous;
+          if (stats.max > previous) max = stats.max;
+          else if (previous === -Infinity) max = NaN;
           const rescale = Math.exp(previous - max);
           if (rescale !== 1) {
             runningSum[row] *= rescale;

@@ -28,7 +28,7 @@ import type { TensorData } from "../tensor.js";
 import { attendUnitsOnline, QUERY_TILE } from "./memoryEfficient.js";
 import { attendUnits, UNIT_ROWS } from "./sdpa.js";
 
-/** Which kernel a job runs: the exact one with weights, or the online softmax. */
+/** Kernel of a job: the exact one with weights, or the online softmax. */
 export type ParallelKind = "attention" | "online";
 
 /** A job as the workers receive it. */
@@ -121,8 +121,9 @@ function getPool(): Pool | null {
   for (let w = 0; w < count; w++) {
     const worker = new threads.Worker(new URL("./worker.js", url));
     worker.unref();
-    // A failed worker only stops taking units; the calling thread computes
-    // what is left, so no call waits on it. Later calls stay single-threaded.
+    // A failed worker stops taking units, and later calls stay
+    // single-threaded. A unit it claimed but never finished is computed by
+    // the calling thread after STALL_TIMEOUT_MS.
     worker.on("error", () => {
       pool = null;
     });

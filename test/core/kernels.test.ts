@@ -26,7 +26,7 @@ function dense(shape: number[], seed: number): Dense {
   return { shape, data: randn(shape, { seed }).data as Float64Array };
 }
 
-/** A random keep-mask (L, S) with about a quarter of the keys masked. */
+/** Returns a random keep-mask (L, S) with about a quarter of the keys masked. */
 function randomMask(L: number, S: number, seed: number): Dense {
   const u = randn([L, S], { seed }).data;
   return { shape: [L, S], data: Float64Array.from(u, (x) => (x > -0.67 ? 1 : 0)) };
