@@ -1,7 +1,8 @@
-// The blocked kernels at their block boundaries: sizes just below, at and just
-// above the register tile (4 query rows), the key block and query tile of
-// memoryEfficientAttention (64), and the key block of the weights-times-V
-// product (512), in float64 and float32, against the plain float64 reference.
+// The blocked kernels at their block boundaries, against the plain float64
+// reference in float64 and float32. Sizes sit just below, at and just above
+// the register tile (4 query rows), the key block and query tile of
+// memoryEfficientAttention (64) and the key block of the weights-times-V
+// product (512).
 
 import { describe, expect, it } from "vitest";
 import {
@@ -90,8 +91,8 @@ describe("blocked kernels at block boundaries", () => {
 });
 
 describe("masked keys holding NaN", () => {
-  // Keys past a causal band or masked by the mask hold NaN in K and V, as a
-  // padded batch would; none of it may reach the output.
+  // Keys past a causal band or masked by the mask contain NaN in K and V, as
+  // a padded batch would. None of it may reach the output.
   const L = QUERY_TILE + 5;
   const S = 2 * KEY_BLOCK + 3;
   const valid = S - 6;

@@ -1,9 +1,9 @@
 // memoryEfficientAttention needs O(L + S) extra memory, never L x S.
 //
-// Measured as the peak growth of this process's resident set during one call:
-// writing "5" to /proc/self/clear_refs resets the peak (VmHWM) to the current
-// resident set (Linux 4.0+), so VmHWM after the call minus VmRSS before it is
-// the most extra memory the call touched, typed arrays included. A control
+// Measured as the peak growth of this process's resident set during one call.
+// Writing "5" to /proc/self/clear_refs resets the peak (VmHWM) to the current
+// resident set (Linux 4.0+). VmHWM after the call minus VmRSS before it is
+// then the most extra memory the call touched, typed arrays included. A control
 // call that does allocate L x S weights shows that the measurement sees such
 // a buffer. No timing is asserted.
 
