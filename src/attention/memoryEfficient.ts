@@ -134,25 +134,34 @@ export function attendUnitsOnline(
           }
           keptTotal[row] += stats.kept;
 
-          // NOTE: kept logits that are all NaN or -Infinity make the row NaN,
-          // as in the exact path; that is overflow or bad input, not masking.
+          // A block whose kept logits are all -Infinity (overflow of huge
+          // inputs) adds nothing and leaves the running maximum alone, so a
+          // later block with finite logits still gives the exact result.
           const previous = runningMax[row];
-          let max = previous;
-          if (stats.max > previous) max = stats.max;
-          else if (previous === -Infinity) max = NaN;
-          const rescale = Math.exp(previous - max);
-          if (rescale !== 1) {
-            runningSum[row] *= rescale;
-            for (let e = row * Ev; e < (row + 1) * Ev; e++) acc[e] *= rescale;
+          const max = stats.max > previous ? stats.max : previous;
+          if (max === -Infinity) {
+            let sum = 0;
+            for (let j = rowBase + tileLo; j <= rowBase + tileHi; j++) {
+              const p = Number.isNaN(probabilities[j]) ? NaN : 0;
+              probabilities[j] = p;
+              sum += p;
+            }
+            runningSum[row] += sum;
+          } else {
+            const rescale = previous === max ? 1 : Math.exp(previous - max);
+            if (rescale !== 1) {
+              runningSum[row] *= rescale;
+              for (let e = row * Ev; e < (row + 1) * Ev; e++) acc[e] *= rescale;
+            }
+            let sum = 0;
+            for (let j = rowBase + tileLo; j <= rowBase + tileHi; j++) {
+              const p = expNonPositive(probabilities[j] - max);
+              probabilities[j] = p;
+              sum += p;
+            }
+            runningSum[row] += sum;
+            runningMax[row] = max;
           }
-          let sum = 0;
-          for (let j = rowBase + tileLo; j <= rowBase + tileHi; j++) {
-            const p = expNonPositive(probabilities[j] - max);
-            probabilities[j] = p;
-            sum += p;
-          }
-          runningSum[row] += sum;
-          runningMax[row] = max;
         }
 
         if (finite) {
@@ -191,6 +200,8 @@ export function attendUnitsOnline(
 
     for (let row = 0; row < rowsInTile; row++) {
       if (keptTotal[row] === 0) continue; // fully masked row: output stays 0
+      // NOTE: kept logits that are all -Infinity leave the sum at 0, and 1 / 0
+      // times 0 makes the row NaN, as in the exact path: overflow, not masking.
       const inverse = 1 / runningSum[row];
       const outBase = (b * L + t0 + row) * Ev;
       for (let e = 0; e < Ev; e++) output[outBase + e] = acc[row * Ev + e] * inverse;

@@ -75,9 +75,10 @@ export function logitsRow(
       continue;
     }
     const kRow = kBase + (j0 + t) * E;
-    let dot = 0;
-    for (let e = 0; e < E; e++) dot += qData[qBase + e] * kData[kRow + e];
-    let x = dot * scale;
+    // The scale multiplies each query entry before the sum, as the blocked
+    // kernels do, so every function rounds (and overflows) the same way.
+    let x = 0;
+    for (let e = 0; e < E; e++) x += qData[qBase + e] * scale * kData[kRow + e];
     if (scaled) scaled[t] = x;
     if (softcap > 0) x = softcap * Math.tanh(x / softcap);
     logits[t] = x;

@@ -51,8 +51,11 @@ export function runTrace(call: AttentionCall): AttentionTrace {
         let dot = 0;
         const qRow = q.offsets[b] + i * E;
         const kRow = k.offsets[b] + j * E;
-        for (let e = 0; e < E; e++) dot += q.data[qRow + e] * k.data[kRow + e];
-        let x = dot * scale;
+        let x = 0;
+        for (let e = 0; e < E; e++) {
+          dot += q.data[qRow + e] * k.data[kRow + e];
+          x += q.data[qRow + e] * scale * k.data[kRow + e];
+        }
         if (softcap > 0) x = softcap * Math.tanh(x / softcap);
         scores[base + j] = dot;
         scaled[base + j] = x;

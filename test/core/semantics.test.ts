@@ -266,3 +266,25 @@ describe("inputs and dtypes", () => {
     for (let n = 0; n < sum.length; n++) expect(dQ.data[n]).toBeCloseTo(sum[n], 14);
   });
 });
+
+describe("overflowing logits", () => {
+  it("a first key block of -Infinity logits does not poison memoryEfficientAttention", () => {
+    // 200 keys whose logits are -Infinity span several key blocks before the one finite key.
+    const K = [...Array(200).fill([-Infinity]), [0]];
+    const V = [...Array(200).fill([0]), [7]];
+    expect(scaledDotProductAttention([[1]], K, V).output.toArray()).toEqual([[7]]);
+    expect(memoryEfficientAttention([[1]], K, V).toArray()).toEqual([[7]]);
+  });
+
+  it("every function scales before summing, so none overflows where another does not", () => {
+    const Q = [[1e200]];
+    const K = [[1e200], [1]];
+    const V = [[1], [2]];
+    const options = { scale: 1e-200 };
+    expect(scaledDotProductAttention(Q, K, V, null, options).output.toArray()).toEqual([[1]]);
+    expect(memoryEfficientAttention(Q, K, V, null, options).toArray()).toEqual([[1]]);
+    expect(traceAttention(Q, K, V, null, options).output.toArray()).toEqual([[1]]);
+    const { dQ, dK, dV } = attentionBackward(Q, K, V, [[1]], null, options);
+    expect([...dQ.data, ...dK.data, ...dV.data].every(Number.isFinite)).toBe(true);
+  });
+});
