@@ -7,8 +7,6 @@
 //
 // Prints a Markdown report to stdout. Not a test: timings vary by machine.
 
-/* global Buffer, console, performance, process */
-
 import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";

@@ -12,6 +12,10 @@ fi
 
 npm run build
 
+# Notebooks import "dotattn" through node_modules/dotattn; `npm install NAME`
+# removes that link without running the prepare script that makes it.
+node scripts/link-package.mjs > /dev/null
+
 # The tslab kernel spec starts `tslab` by name.
 export PATH="$PWD/node_modules/.bin:$PATH"
 exec .venv/bin/python scripts/report.py "$@"
