@@ -15,9 +15,17 @@ import type { AttentionCall } from "../normalize.js";
 import { allocate, Tensor } from "../tensor.js";
 import { dotTile, expNonPositive, TILE_ROWS, weightTile } from "./blocked.js";
 import { keepRow, weightValues } from "./rows.js";
-import { loadQueryRows, maskLogits, operandRows, transposeRows, valuesFinite } from "./tile.js";
+import {
+  copyRows,
+  loadQueryRows,
+  maskLogits,
+  operandRows,
+  transposeRows,
+  valuesFinite,
+} from "./tile.js";
 import type { RowStats, RowView } from "./tile.js";
 import { countUnits, runInParallel } from "./parallel.js";
+import { selectWasmKernels, wasmRequested, type WasmKernels } from "./wasm/kernels.js";
 
 /** Keys per block. */
 export const KEY_BLOCK = 64;
@@ -32,7 +40,7 @@ export function runMemoryEfficient(call: AttentionCall): Tensor {
   if (L > 0 && S > 0) {
     const units = batch * Math.ceil(L / QUERY_TILE);
     if (!runInParallel("online", call, units, output, null)) {
-      attendUnitsOnline(call, countUnits(units), output);
+      attendUnitsOnline(call, countUnits(units), output, selectWasmKernels(wasmRequested()));
     }
   }
   return new Tensor(output, [...call.batchShape, L, Ev]);
@@ -42,11 +50,14 @@ export function runMemoryEfficient(call: AttentionCall): Tensor {
  * Computes the work units that `next` hands out (-1 when none is left) into
  * the zero-filled `output` (..., L, Ev). Unit u is batch
  * `floor(u / ceil(L / QUERY_TILE))` and one tile of QUERY_TILE query rows.
+ * The products run in `wasm` when given and its memory can hold the
+ * scratch, else in the TypeScript kernels.
  */
 export function attendUnitsOnline(
   call: AttentionCall,
   next: () => number,
   output: Float64Array | Float32Array,
+  wasm: WasmKernels | null = null,
 ): void {
   const { L, S, E, Ev, k, v } = call;
   const tileRows = QUERY_TILE;
@@ -58,10 +69,16 @@ export function attendUnitsOnline(
   const runningMax = new Float64Array(tileRows);
   const runningSum = new Float64Array(tileRows);
   const keptTotal = new Float64Array(tileRows);
-  const acc = new Float64Array(tileRows * Ev);
-  const probabilities = new Float64Array(TILE_ROWS * block); // (TILE_ROWS, block)
-  const keyBuffer = new Float64Array(k.data instanceof Float64Array ? 0 : block * E);
-  const valuesT = new Float64Array(Ev * block); // a V block transposed, (Ev, block)
+  // probabilities: (TILE_ROWS, block). values: a V block as (block, Ev) for
+  // the WebAssembly kernel, transposed to (Ev, block) for the TypeScript one.
+  const scratch =
+    wasm?.scratch([TILE_ROWS * block, tileRows * Ev, block * E, block * Ev], E) ?? null;
+  const kernels = scratch === null ? null : wasm;
+  const probabilities = scratch?.[0] ?? new Float64Array(TILE_ROWS * block);
+  const acc = scratch?.[1] ?? new Float64Array(tileRows * Ev);
+  const keyBuffer =
+    scratch?.[2] ?? new Float64Array(k.data instanceof Float64Array ? 0 : block * E);
+  const values = scratch?.[3] ?? new Float64Array(Ev * block);
   const keys: RowView = { data: keyBuffer, base: 0 };
   const finiteBlocks = new Uint8Array(blocks);
   const keep = new Uint8Array(block);
@@ -91,8 +108,13 @@ export function attendUnitsOnline(
 
     for (let j0 = Math.floor(lo / block) * block; j0 <= hi; j0 += block) {
       const j1 = Math.min(S, j0 + block);
-      operandRows(k, b, E, j0, j1, keyBuffer, keys);
-      transposeRows(v, b, Ev, j0, j1, valuesT);
+      if (kernels === null) {
+        operandRows(k, b, E, j0, j1, keyBuffer, keys);
+        transposeRows(v, b, Ev, j0, j1, values);
+      } else {
+        copyRows(k, b, E, j0, j1, keyBuffer);
+        copyRows(v, b, Ev, j0, j1, values);
+      }
       const finite = finiteBlocks[j0 / block] === 1;
 
       for (let u = 0; u < rowsInTile; u += TILE_ROWS) {
@@ -104,21 +126,38 @@ export function attendUnitsOnline(
 
         // probabilities[r * block + (j - j0)] for keys j in tileLo ..= tileHi.
         const base = -j0;
-        dotTile(
-          queries,
-          u * E,
-          E,
-          keys.data,
-          keys.base,
-          E,
-          E,
-          tileLo,
-          tileHi + 1,
-          probabilities,
-          base,
-          block,
-          false,
-        );
+        if (kernels !== null) {
+          kernels.dotTile(
+            queries,
+            u * E,
+            E,
+            keyBuffer,
+            -j0 * E,
+            E,
+            E,
+            tileLo,
+            tileHi + 1,
+            probabilities,
+            base,
+            block,
+          );
+        } else {
+          dotTile(
+            queries,
+            u * E,
+            E,
+            keys.data,
+            keys.base,
+            E,
+            E,
+            tileLo,
+            tileHi + 1,
+            probabilities,
+            base,
+            block,
+            false,
+          );
+        }
 
         for (let r = 0; r < TILE_ROWS; r++) {
           const rowBase = r * block + base;
@@ -164,12 +203,26 @@ export function attendUnitsOnline(
           }
         }
 
-        if (finite) {
+        if (finite && kernels !== null) {
+          kernels.weightTile(
+            probabilities,
+            base,
+            block,
+            values,
+            -j0 * Ev,
+            Ev,
+            Ev,
+            tileLo,
+            tileHi + 1,
+            acc,
+            u * Ev,
+          );
+        } else if (finite) {
           weightTile(
             probabilities,
             base,
             block,
-            valuesT,
+            values,
             -j0,
             j1 - j0,
             Ev,

@@ -27,6 +27,7 @@ import type { AttentionCall } from "../normalize.js";
 import type { TensorData } from "../tensor.js";
 import { attendUnitsOnline, QUERY_TILE } from "./memoryEfficient.js";
 import { attendUnits, UNIT_ROWS } from "./sdpa.js";
+import { selectWasmKernels, wasmRequested } from "./wasm/kernels.js";
 
 /** Kernel of a job: the exact one with weights, or the online softmax. */
 export type ParallelKind = "attention" | "online";
@@ -39,6 +40,8 @@ export interface ParallelJob {
   control: Int32Array;
   output: TensorData;
   weights: TensorData | null;
+  /** Whether the calling thread asked for the WebAssembly kernels; workers follow it. */
+  wasm: boolean;
 }
 
 /** Control words before the per-unit owners and done flags. */
@@ -167,6 +170,7 @@ export function runInParallel(
     control,
     output: sharedOutput,
     weights: sharedWeights,
+    wasm: wasmRequested(),
   };
   for (const worker of active.workers) worker.postMessage(job);
 
@@ -193,10 +197,11 @@ export function runInParallel(
 
 /** Runs the units that `next` hands out with the kernel a job names. */
 export function runUnits(job: ParallelJob, next: () => number): void {
+  const wasm = selectWasmKernels(job.wasm);
   if (job.kind === "attention") {
-    attendUnits(job.call, next, job.output, job.weights as TensorData);
+    attendUnits(job.call, next, job.output, job.weights as TensorData, wasm);
   } else {
-    attendUnitsOnline(job.call, next, job.output);
+    attendUnitsOnline(job.call, next, job.output, wasm);
   }
 }
 

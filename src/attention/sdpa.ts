@@ -4,7 +4,9 @@
 // computes the scaled dot products with every key in the tile's causal/window
 // band (dotTile), masks and softmaxes each row in place, stores the weights,
 // and multiplies them by V (weightTile). Keys outside the band of the whole
-// tile are never read. Arithmetic is float64 for both dtypes.
+// tile are never read. Arithmetic is float64 for both dtypes. With
+// WebAssembly SIMD (see wasm/kernels.ts) the two products run there, on
+// copies of K and V in the module's memory, with the same bits as a result.
 //
 // Dimension legend: Q (..., L, E), K (..., S, E), V (..., S, Ev).
 
@@ -12,9 +14,17 @@ import type { AttentionCall } from "../normalize.js";
 import { allocate, Tensor } from "../tensor.js";
 import { dotTile, expNonPositive, TILE_ROWS, weightTile } from "./blocked.js";
 import { keepRow, weightValues } from "./rows.js";
-import { loadQueryRows, maskLogits, operandRows, transposeRows, valuesFinite } from "./tile.js";
+import {
+  copyRows,
+  loadQueryRows,
+  maskLogits,
+  operandRows,
+  transposeRows,
+  valuesFinite,
+} from "./tile.js";
 import type { RowStats, RowView } from "./tile.js";
 import { countUnits, runInParallel } from "./parallel.js";
+import { selectWasmKernels, wasmRequested, type WasmKernels } from "./wasm/kernels.js";
 
 /** Output (..., L, Ev) and weights (..., L, S) of an attention call. */
 export interface AttentionResult {
@@ -33,7 +43,7 @@ export function runAttention(call: AttentionCall): AttentionResult {
   if (L > 0 && S > 0) {
     const units = batch * Math.ceil(L / UNIT_ROWS);
     if (!runInParallel("attention", call, units, output, weights)) {
-      attendUnits(call, countUnits(units), output, weights);
+      attendUnits(call, countUnits(units), output, weights, selectWasmKernels(wasmRequested()));
     }
   }
   return {
@@ -46,20 +56,27 @@ export function runAttention(call: AttentionCall): AttentionResult {
  * Computes the work units that `next` hands out (-1 when none is left) into
  * `output` (..., L, Ev) and `weights` (..., L, S), which must be zero-filled.
  * Unit u is batch `floor(u / ceil(L / UNIT_ROWS))` and UNIT_ROWS query rows.
+ * The products run in `wasm` when given and its memory can hold the
+ * scratch, else in the TypeScript kernels.
  */
 export function attendUnits(
   call: AttentionCall,
   next: () => number,
   output: Float64Array | Float32Array,
   weights: Float64Array | Float32Array,
+  wasm: WasmKernels | null = null,
 ): void {
   const { L, S, E, Ev, k, v } = call;
   const unitsPerBatch = Math.ceil(L / UNIT_ROWS);
   const queries = new Float64Array(TILE_ROWS * E);
-  const scores = new Float64Array(TILE_ROWS * S); // (TILE_ROWS, S) logits, then weights
-  const acc = new Float64Array(TILE_ROWS * Ev);
-  const keyBuffer = new Float64Array(k.data instanceof Float64Array ? 0 : S * E);
-  const valuesT = new Float64Array(Ev * S); // V transposed, (Ev, S)
+  // scores: (TILE_ROWS, S) logits, then weights. values: V as (S, Ev) for
+  // the WebAssembly kernel, transposed to (Ev, S) for the TypeScript one.
+  const scratch = wasm?.scratch([TILE_ROWS * S, TILE_ROWS * Ev, S * E, S * Ev], E) ?? null;
+  const kernels = scratch === null ? null : wasm;
+  const scores = scratch?.[0] ?? new Float64Array(TILE_ROWS * S);
+  const acc = scratch?.[1] ?? new Float64Array(TILE_ROWS * Ev);
+  const keyBuffer = scratch?.[2] ?? new Float64Array(k.data instanceof Float64Array ? 0 : S * E);
+  const values = scratch?.[3] ?? new Float64Array(Ev * S);
   const keys: RowView = { data: keyBuffer, base: 0 };
   const keep = new Uint8Array(S);
   const stats: RowStats = { kept: 0, max: 0 };
@@ -69,8 +86,13 @@ export function attendUnits(
   for (let unit = next(); unit >= 0; unit = next()) {
     const b = Math.floor(unit / unitsPerBatch);
     if (b !== loaded) {
-      operandRows(k, b, E, 0, S, keyBuffer, keys);
-      transposeRows(v, b, Ev, 0, S, valuesT);
+      if (kernels === null) {
+        operandRows(k, b, E, 0, S, keyBuffer, keys);
+        transposeRows(v, b, Ev, 0, S, values);
+      } else {
+        copyRows(k, b, E, 0, S, keyBuffer);
+        copyRows(v, b, Ev, 0, S, values);
+      }
       finite = valuesFinite(call, b, 0, S);
       loaded = b;
     }
@@ -85,7 +107,11 @@ export function attendUnits(
       if (lo > hi) continue; // every row fully masked: output and weights stay 0
 
       loadQueryRows(call, b, i0, rows, queries, 0);
-      dotTile(queries, 0, E, keys.data, keys.base, E, E, lo, hi + 1, scores, 0, S, false);
+      if (kernels === null) {
+        dotTile(queries, 0, E, keys.data, keys.base, E, E, lo, hi + 1, scores, 0, S, false);
+      } else {
+        kernels.dotTile(queries, 0, E, keyBuffer, 0, E, E, lo, hi + 1, scores, 0, S);
+      }
 
       for (let r = 0; r < TILE_ROWS; r++) {
         if (r >= rows) {
@@ -106,8 +132,10 @@ export function attendUnits(
       }
 
       acc.fill(0);
-      if (finite) {
-        weightTile(scores, 0, S, valuesT, 0, S, Ev, lo, hi + 1, acc, 0);
+      if (finite && kernels !== null) {
+        kernels.weightTile(scores, 0, S, values, 0, Ev, Ev, lo, hi + 1, acc, 0);
+      } else if (finite) {
+        weightTile(scores, 0, S, values, 0, S, Ev, lo, hi + 1, acc, 0);
       } else {
         // Non-finite V: skip masked keys one by one so NaN cannot leak.
         for (let r = 0; r < rows; r++) {

@@ -65,6 +65,26 @@ export function operandRows(
 }
 
 /**
+ * Copies rows `j0 .. j1` of a K or V operand in batch `b` into `out` as
+ * float64, row-major: element c of row j goes to `out[(j - j0) * cols + c]`.
+ * The WebAssembly kernels need this copy even of float64 operands, because
+ * they read only their own memory.
+ */
+export function copyRows(
+  operand: Operand,
+  b: number,
+  cols: number,
+  j0: number,
+  j1: number,
+  out: Float64Array,
+): void {
+  const data = operand.data;
+  const src = operand.offsets[b] + j0 * cols;
+  const n = (j1 - j0) * cols;
+  for (let t = 0; t < n; t++) out[t] = data[src + t];
+}
+
+/**
  * Writes rows `j0 .. j1` of a V operand in batch `b` transposed into `out` as
  * float64: value feature e of key j goes to `out[e * (j1 - j0) + j - j0]`.
  */
