@@ -25,6 +25,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 import * as dotattn from "../dist/index.js";
+import { loadWasmKernels } from "../dist/attention/wasm/kernels.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..");
@@ -49,17 +50,22 @@ const PEERS = {
       dotattn.scaledDotProductAttention(p.Q, p.K, p.V, null, { isCausal: causal }).output.data,
   },
   "dotattn sdpa, 1 thread": {
-    prepare: (p, causal) => () => {
-      const previous = process.env.DOTATTN_THREADS;
-      process.env.DOTATTN_THREADS = "1";
-      try {
-        return dotattn.scaledDotProductAttention(p.Q, p.K, p.V, null, { isCausal: causal }).output
-          .data;
-      } finally {
-        if (previous === undefined) delete process.env.DOTATTN_THREADS;
-        else process.env.DOTATTN_THREADS = previous;
-      }
-    },
+    prepare: (p, causal) => () =>
+      withEnv(
+        "DOTATTN_THREADS",
+        "1",
+        () =>
+          dotattn.scaledDotProductAttention(p.Q, p.K, p.V, null, { isCausal: causal }).output.data,
+      ),
+  },
+  "dotattn sdpa, TS kernels": {
+    prepare: (p, causal) => () =>
+      withEnv(
+        "DOTATTN_WASM",
+        "0",
+        () =>
+          dotattn.scaledDotProductAttention(p.Q, p.K, p.V, null, { isCausal: causal }).output.data,
+      ),
   },
   "dotattn memory-efficient": {
     prepare: (p, causal) => () =>
@@ -69,6 +75,18 @@ const PEERS = {
   "tfjs cpu": { prepare: (p, causal) => prepareTf("cpu", p, causal) },
   "plain JS": { prepare: (p, causal) => () => plainAttention(p, causal) },
 };
+
+/** Runs `fn` with the environment variable `name` set to `value`, then restores it. */
+function withEnv(name, value, fn) {
+  const previous = process.env[name];
+  process.env[name] = value;
+  try {
+    return fn();
+  } finally {
+    if (previous === undefined) delete process.env[name];
+    else process.env[name] = previous;
+  }
+}
 
 let tf = null;
 async function loadTf() {
@@ -236,6 +254,63 @@ function measureMemory(peerName, heads, L, causal) {
   return JSON.parse(line);
 }
 
+/**
+ * Times each function at (8, 512, 512, 64) float32 with the TypeScript
+ * kernels (DOTATTN_WASM=0) and the WebAssembly kernels, alternating, on 2
+ * threads and on 1, and checks that both give the same bits.
+ */
+function compareKernels(pairs) {
+  const problem = makeProblem(HEADS, 512);
+  const { Q, K, V } = problem;
+  const calls = {
+    sdpa: (causal) =>
+      dotattn.scaledDotProductAttention(Q, K, V, null, { isCausal: causal }).output.data,
+    "memory-efficient": (causal) =>
+      dotattn.memoryEfficientAttention(Q, K, V, null, { isCausal: causal }).data,
+  };
+  console.log(
+    `\nWebAssembly against TypeScript kernels, heads ${HEADS}, L = S = 512, E = ${E}, float32, median of ${pairs} pairs:`,
+  );
+  const rows = [];
+  for (const threads of ["2", "1"]) {
+    for (const [name, call] of Object.entries(calls)) {
+      for (const causal of [false, true]) {
+        const run = (wasm) =>
+          withEnv("DOTATTN_THREADS", threads, () =>
+            withEnv("DOTATTN_WASM", wasm ? "1" : "0", () => call(causal)),
+          );
+        const identical = maxAbsDiff(run(true), run(false)) === 0;
+        const typescript = [];
+        const webassembly = [];
+        for (let r = 0; r < pairs; r++) {
+          let t0 = performance.now();
+          run(false);
+          typescript.push(performance.now() - t0);
+          t0 = performance.now();
+          run(true);
+          webassembly.push(performance.now() - t0);
+        }
+        const row = {
+          function: name,
+          threads: Number(threads),
+          causal,
+          typescriptMs: Number(median(typescript).toFixed(2)),
+          webassemblyMs: Number(median(webassembly).toFixed(2)),
+          identical,
+        };
+        row.speedup = Number((row.typescriptMs / row.webassemblyMs).toFixed(2));
+        rows.push(row);
+        console.log(
+          `  ${name.padEnd(17)} ${threads} thread(s) ${causal ? "causal " : "no mask"}  ` +
+            `TypeScript ${row.typescriptMs.toFixed(1).padStart(6)} ms, WebAssembly ${row.webassemblyMs.toFixed(1).padStart(6)} ms, ` +
+            `${row.speedup.toFixed(2)}x, ${identical ? "same bits" : "RESULTS DIFFER"}`,
+        );
+      }
+    }
+  }
+  return { pairs, loadAverageAfter: os.loadavg().map((x) => Number(x.toFixed(2))), rows };
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -263,6 +338,7 @@ async function main() {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     loadAverageAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
+    dotattnWasmSimd: loadWasmKernels() !== null,
   };
   console.log(`dotattn benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
   console.log(
@@ -338,6 +414,8 @@ async function main() {
   }
   disposeTf();
 
+  const kernels = compareKernels(quick ? 5 : 9);
+
   // Peak memory of one call per peer, each in a fresh process.
   console.log(
     "\npeak extra memory of one call (MiB, resident set growth, fresh process per case):",
@@ -375,6 +453,8 @@ async function main() {
     console.log(`  failed: ${longRun.stderr}`);
   }
 
+  machine.loadAverageAtEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
+  console.log(`load average at end: ${machine.loadAverageAtEnd.join(", ")}`);
   const seconds = (performance.now() - started) / 1000;
   const report = {
     generatedBy: "scripts/bench.mjs" + (quick ? " --quick" : ""),
@@ -386,6 +466,7 @@ async function main() {
     cases,
     memory,
     long,
+    kernels,
     seconds: Number(seconds.toFixed(1)),
   };
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
