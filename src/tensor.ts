@@ -25,6 +25,35 @@ export function allocate(dtype: DType, size: number): TensorData {
   return dtype === "float32" ? new Float32Array(size) : new Float64Array(size);
 }
 
+/**
+ * Allocates the buffer of a result with a message that says which result did
+ * not fit, instead of the engine's bare "Array buffer allocation failed".
+ *
+ * @throws {RangeError} when the shape holds more than MAX_ELEMENTS or the allocation fails.
+ */
+export function allocateResult(
+  where: string,
+  what: string,
+  dtype: DType,
+  shape: readonly number[],
+  hint = "",
+): TensorData {
+  const size = shapeSize(shape);
+  const bytes = size * (dtype === "float32" ? 4 : 8);
+  const fail = (): RangeError =>
+    new RangeError(
+      `${where}: ${what} ${formatShape(shape)} needs ${size} ${dtype} numbers ` +
+        `(${(bytes / 2 ** 30).toFixed(1)} GiB), which could not be allocated${hint}`,
+    );
+  if (size > MAX_ELEMENTS) throw fail();
+  try {
+    return allocate(dtype, size);
+  } catch (error) {
+    if (error instanceof RangeError) throw fail();
+    throw error;
+  }
+}
+
 /** Returns the product of the dims of a shape (1 for the empty shape). */
 export function shapeSize(shape: readonly number[]): number {
   let size = 1;

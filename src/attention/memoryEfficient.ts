@@ -12,7 +12,7 @@
 // Dimension legend: Q (..., L, E), K (..., S, E), V (..., S, Ev).
 
 import type { AttentionCall } from "../normalize.js";
-import { allocate, Tensor } from "../tensor.js";
+import { allocateResult, Tensor } from "../tensor.js";
 import { dotTile, expNonPositive, TILE_ROWS, weightTile } from "./blocked.js";
 import { keepRow, weightValues } from "./rows.js";
 import {
@@ -36,7 +36,11 @@ export const QUERY_TILE = 64;
 /** Runs a normalized call with the online softmax; returns the output (..., L, Ev). */
 export function runMemoryEfficient(call: AttentionCall): Tensor {
   const { batch, L, S, Ev, dtype } = call;
-  const output = allocate(dtype, batch * L * Ev);
+  const output = allocateResult(call.where, "the output (..., L, Ev) =", dtype, [
+    ...call.batchShape,
+    L,
+    Ev,
+  ]);
   if (L > 0 && S > 0) {
     const units = batch * Math.ceil(L / QUERY_TILE);
     if (!runInParallel("online", call, units, output, null)) {

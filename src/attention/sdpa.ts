@@ -11,7 +11,7 @@
 // Dimension legend: Q (..., L, E), K (..., S, E), V (..., S, Ev).
 
 import type { AttentionCall } from "../normalize.js";
-import { allocate, Tensor } from "../tensor.js";
+import { allocateResult, Tensor } from "../tensor.js";
 import { dotTile, expNonPositive, TILE_ROWS, weightTile } from "./blocked.js";
 import { keepRow, weightValues } from "./rows.js";
 import {
@@ -38,8 +38,18 @@ export const UNIT_ROWS = 16;
 /** Runs a normalized call tile by tile, storing every weight. */
 export function runAttention(call: AttentionCall): AttentionResult {
   const { batch, L, S, Ev, dtype } = call;
-  const output = allocate(dtype, batch * L * Ev);
-  const weights = allocate(dtype, batch * L * S);
+  const weights = allocateResult(
+    call.where,
+    "the weights (..., L, S) =",
+    dtype,
+    [...call.batchShape, L, S],
+    "; memoryEfficientAttention computes the output without them",
+  );
+  const output = allocateResult(call.where, "the output (..., L, Ev) =", dtype, [
+    ...call.batchShape,
+    L,
+    Ev,
+  ]);
   if (L > 0 && S > 0) {
     const units = batch * Math.ceil(L / UNIT_ROWS);
     if (!runInParallel("attention", call, units, output, weights)) {

@@ -3,7 +3,7 @@
 // Dimension legend: Q (..., L, E), K (..., S, E), V (..., S, Ev).
 
 import type { AttentionCall } from "../normalize.js";
-import { allocate, Tensor } from "../tensor.js";
+import { allocate, allocateResult, Tensor } from "../tensor.js";
 import { keepRow, softmaxKept, weightValues } from "./rows.js";
 
 /** Every step of one attention call; all but `output` have shape (..., L, S). */
@@ -30,7 +30,13 @@ export interface AttentionTrace {
 export function runTrace(call: AttentionCall): AttentionTrace {
   const { batch, L, S, E, Ev, dtype, q, k, scale, softcap, bias } = call;
   const size = batch * L * S;
-  const scores = allocate(dtype, size);
+  const scores = allocateResult(
+    call.where,
+    "each of the five traced steps (..., L, S) =",
+    dtype,
+    [...call.batchShape, L, S],
+    "; memoryEfficientAttention computes the output without them",
+  );
   const scaled = allocate(dtype, size);
   const masked = allocate(dtype, size);
   const keepAll = allocate(dtype, size);

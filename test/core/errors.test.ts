@@ -418,3 +418,19 @@ describe("unusual values a user may pass", () => {
     expect(attentionBackward(empty, keys, values, []).dQ.shape).toEqual([0, 4]);
   });
 });
+
+describe("results too large to allocate", () => {
+  it("names the weights and points to memoryEfficientAttention", () => {
+    // E = 0 with a scale keeps the inputs tiny while L x S is 2^34.
+    const empty = (n: number) => tensor(new Float64Array(0), { shape: [n, 0] });
+    expectError(
+      () =>
+        scaledDotProductAttention(empty(2 ** 17), empty(2 ** 17), empty(2 ** 17), null, {
+          scale: 1,
+        }),
+      RangeError,
+      "the weights (..., L, S) = [131072, 131072] needs 17179869184 float64 numbers",
+      "memoryEfficientAttention computes the output without them",
+    );
+  });
+});
