@@ -18,6 +18,7 @@ import argparse
 import html
 import json
 import os
+import re
 import platform
 import sys
 import time
@@ -72,6 +73,16 @@ def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
             if stripped.startswith("#"):
                 return stripped.lstrip("#").strip()
     return fallback
+
+
+def plain_title(title: str) -> str:
+    """Return a heading's text with simple inline LaTeX made readable, for the
+    index page, which loads no MathJax: $\\sqrt{d_k}$ becomes √d_k and
+    $O(n^2 d)$ becomes O(n²d)."""
+    text = re.sub(r"\\sqrt\{([^}]*)\}", r"√\1", title)
+    text = text.replace("^2", "²").replace("^3", "³")
+    text = re.sub(r"\$([^$]*)\$", lambda m: m.group(1).replace(" ", ""), text)
+    return text.replace("\\", "")
 
 
 def heading_before(nb: nbformat.NotebookNode, index: int) -> str | None:
@@ -181,7 +192,7 @@ def write_index(out_dir: Path, results: list[NotebookResult], total_seconds: flo
         colour = "#b00020" if result.error else "#1b5e20"
         rows.append(
             "<tr>"
-            f'<td><a href="{html.escape(result.html_name)}">{html.escape(result.title)}</a></td>'
+            f'<td><a href="{html.escape(result.html_name)}">{html.escape(plain_title(result.title))}</a></td>'
             f"<td><code>{html.escape(result.source.name)}</code></td>"
             f'<td style="color:{colour}">{status}</td>'
             f"<td>{result.seconds:.1f} s</td>"
@@ -274,7 +285,7 @@ def main(argv: list[str]) -> int:
         status = "FAILED" if result.error else "ok"
         print(
             f"report: {path.name}: {status} in {result.seconds:.1f} s, "
-            f"{result.figures} figures -> {out_dir / result.html_name}",
+            f"{result.figures} figure{'' if result.figures == 1 else 's'} -> {out_dir / result.html_name}",
             flush=True,
         )
         if result.error:

@@ -10,6 +10,12 @@ if [ ! -x .venv/bin/python ] || [ ! -d .venv/share/jupyter/kernels/tslab ]; then
   bash scripts/setup.sh
 fi
 
+for arg in "$@"; do
+  case "$arg" in
+    -h | --help) exec .venv/bin/python scripts/report.py --help ;;
+  esac
+done
+
 npm run build
 
 # Notebooks import "dotattn" through node_modules/dotattn; `npm install NAME`

@@ -234,20 +234,39 @@ export interface LineChartLayout {
   height?: number;
 }
 
-// On a log axis plotly labels every minor tick (2, 3, ..., 9) by default, which
-// crowds the axis. A sweep's own x values (at most 12) become the ticks.
-// Otherwise only 1, 2 and 5 times powers of ten are labelled.
+// On a log axis plotly labels minor ticks with a bare digit ("2" for 20 or
+// for 0.2), which misleads. A sweep's own x values (at most 12) become the
+// ticks; otherwise 1, 2 and 5 times powers of ten inside the data's range get
+// ticks with full labels (only powers of ten when the range spans more than
+// four decades).
 function logAxisTicks(
   axis: Record<string, unknown>,
   log: boolean,
   values: number[],
+  useValues: boolean,
 ): Record<string, unknown> {
   if (!log) return axis;
-  const distinct = [...new Set(values.filter((v) => Number.isFinite(v) && v > 0))].sort(
-    (a, b) => a - b,
-  );
-  if (distinct.length > 0 && distinct.length <= 12) return { ...axis, tickvals: distinct };
-  return { ...axis, dtick: "D2" };
+  const positive = values.filter((v) => Number.isFinite(v) && v > 0);
+  const distinct = [...new Set(positive)].sort((a, b) => a - b);
+  if (useValues && distinct.length > 0 && distinct.length <= 12) {
+    return { ...axis, tickvals: distinct };
+  }
+  if (distinct.length === 0) return axis;
+
+  const low = distinct[0];
+  const high = distinct[distinct.length - 1];
+  const first = Math.floor(Math.log10(low));
+  const last = Math.ceil(Math.log10(high));
+  const mantissas = last - first > 4 ? [1] : [1, 2, 5];
+  const ticks: number[] = [];
+  for (let power = first; power <= last; power++) {
+    for (const m of mantissas) {
+      const tick = Number((m * 10 ** power).toPrecision(12));
+      if (tick >= low / 1.5 && tick <= high * 1.5) ticks.push(tick);
+    }
+  }
+  const label = (v: number): string => (v >= 1e-4 && v < 1e6 ? String(v) : v.toExponential(0));
+  return { ...axis, tickvals: ticks, ticktext: ticks.map(label) };
 }
 
 /** Builds a plotly figure of line series, with optional log axes for power-law sweeps. */
@@ -269,11 +288,13 @@ export function lineFigure(series: LineSeries[], options: LineChartLayout): Plot
       { title: { text: escapePlotlyText(options.xLabel) }, type: options.logX ? "log" : "linear" },
       options.logX,
       series.flatMap((line) => [...line.x]),
+      true,
     ),
     yaxis: logAxisTicks(
       { title: { text: escapePlotlyText(options.yLabel) }, type: options.logY ? "log" : "linear" },
       options.logY,
-      [],
+      series.flatMap((line) => [...line.y]),
+      false,
     ),
   };
   if (options.title)

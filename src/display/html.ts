@@ -69,7 +69,7 @@ export function figureHtml(
   if (window.Plotly && typeof window.Plotly.newPlot === "function") {
     window.Plotly.newPlot(container, figure.data, figure.layout, figure.config);
   } else {
-    container.textContent = "plotly.js is not loaded on this page. The first figure of a kernel session carries it: run the notebook from the top, or call resetPlotlyInlining() before this figure.";
+    container.textContent = "plotly.js is not loaded on this page. The first figure after resetPlotlyInlining() carries it: run the notebook's first code cell again (it calls resetPlotlyInlining()), or use Kernel > Restart Kernel and Run All Cells.";
   }
 })();</script>`,
   );

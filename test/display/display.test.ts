@@ -460,3 +460,20 @@ describe("checks", () => {
     expect(() => fitPowerLaw([2, 2], [1, 3])).toThrow(RangeError);
   });
 });
+
+describe("log axis ticks", () => {
+  it("label every tick of a log y axis with its full value", () => {
+    const bundle = lineChartBundle([{ name: "time", x: [128, 256, 512], y: [13.5, 61, 240] }], {
+      xLabel: "n",
+      yLabel: "ms",
+      logX: true,
+      logY: true,
+    });
+    const figure = bundle[PLOTLY_MIME_TYPE] as {
+      layout: { xaxis: Record<string, unknown>; yaxis: Record<string, unknown> };
+    };
+    expect(figure.layout.xaxis.tickvals).toEqual([128, 256, 512]);
+    expect(figure.layout.yaxis.tickvals).toEqual([10, 20, 50, 100, 200]);
+    expect(figure.layout.yaxis.ticktext).toEqual(["10", "20", "50", "100", "200"]);
+  });
+});
