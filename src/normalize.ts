@@ -18,7 +18,7 @@ export type TensorLike = Tensor | NestedNumberArray;
 /** A keep-mask: true or 1 keeps a position, false or 0 masks it. */
 export type MaskLike = Tensor | NestedBooleanArray | NestedNumberArray;
 
-/** How a causal or window mask lines queries up with keys when L != S. */
+/** Alignment of queries with keys for causal and window masks when L != S. */
 export type Alignment = "upper-left" | "lower-right";
 
 /** Options shared by every attention function. */
@@ -496,8 +496,9 @@ function broadcastOperand(data: TensorData, shape: number[], target: readonly nu
 }
 
 /**
- * An empty nested array cannot carry the dims after its empty one ([[]] reads
- * as [1, 0]), so one is accepted wherever the expected shape is empty too.
+ * Returns whether `value` is an empty nested array and `expected` is empty
+ * too. Such an array cannot carry the dims after its empty one ([[]] reads as
+ * [1, 0]), so it is accepted in place of any empty shape.
  */
 function isEmptyNested(value: unknown, raw: RawOperand, expected: readonly number[]): boolean {
   return !(value instanceof Tensor) && raw.data.length === 0 && shapeSize(expected) === 0;

@@ -26,8 +26,9 @@ export function allocate(dtype: DType, size: number): TensorData {
 }
 
 /**
- * Allocates the buffer of a result with a message that says which result did
- * not fit, instead of the engine's bare "Array buffer allocation failed".
+ * Allocates the buffer of a result. When that fails, the RangeError names the
+ * result and its size instead of the engine's bare "Array buffer allocation
+ * failed".
  *
  * @throws {RangeError} when the shape holds more than MAX_ELEMENTS or the allocation fails.
  */
