@@ -355,7 +355,9 @@ async function main() {
       const reference = PEERS["dotattn sdpa"].prepare(problem, causal)();
       const work = flops(HEADS, L, L, causal);
       // Slow peers get fewer repetitions at the largest size to keep the run short.
-      const reps = L <= 128 ? (quick ? 7 : 11) : L <= 512 ? (quick ? 3 : 5) : 3;
+      let reps = 3;
+      if (L <= 128) reps = quick ? 7 : 11;
+      else if (L <= 512) reps = quick ? 3 : 5;
       const peerNames = Object.keys(PEERS);
       const runs = {};
       const times = {};

@@ -29,7 +29,8 @@ import type { Tensor } from "./tensor.js";
  * `options.bias`. The order is scale, softcap, bias, masks, softmax, times V.
  *
  * A query whose every key is masked gets weights 0 and output 0, never NaN.
- * A masked key is never read, so NaN or Infinity stored there cannot leak.
+ * A masked key never influences the output: its weight is exactly 0 and its
+ * row of V is never added, so NaN or Infinity stored there cannot leak.
  *
  * @example
  * const Q = randn([2, 4, 8], { seed: 1 }); // (batch 2, L 4, E 8)

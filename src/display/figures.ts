@@ -236,9 +236,9 @@ export interface LineChartLayout {
 
 // On a log axis plotly labels minor ticks with a bare digit ("2" for 20 or
 // for 0.2), which misleads. A sweep's own x values (at most 12) become the
-// ticks; otherwise 1, 2 and 5 times powers of ten inside the data's range get
-// ticks with full labels (only powers of ten when the range spans more than
-// four decades).
+// ticks. Otherwise 1, 2 and 5 times powers of ten inside the data's range get
+// ticks with full labels, and only powers of ten when the range spans more
+// than four decades.
 function logAxisTicks(
   axis: Record<string, unknown>,
   log: boolean,
